@@ -1,1 +1,112 @@
-fn main(){}
+//! The `switchboard` binary: one executable for the server, its database chores and its tools.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use switchboard_server::auth::roles::Role;
+use switchboard_server::{App, Config, commands, db, startup, telemetry};
+
+#[derive(Parser)]
+#[command(name = "switchboard", version, about = "Realtime SMS operations server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and console (the default). Creates and migrates the database.
+    Serve,
+    /// Create the database if missing and apply migrations, then exit.
+    Migrate,
+    /// Load seed data.
+    Seed {
+        /// The demo workspaces and one user per role (see README).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user with a password.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// The password; read from SWITCHBOARD_PASSWORD when omitted.
+        #[arg(long, env = "SWITCHBOARD_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long)]
+        super_admin: bool,
+        /// Add to this workspace (slug) ...
+        #[arg(long, requires = "role")]
+        workspace: Option<String>,
+        /// ... with this role: owner, admin, manager, agent, viewer.
+        #[arg(long, value_parser = parse_role, requires = "workspace")]
+        role: Option<Role>,
+    },
+    /// Print a one-time link with which the user sets a new password.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| format!("unknown role {s:?}; use owner, admin, manager, agent or viewer"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime starts");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchboard: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load()?;
+    telemetry::init_logging(config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => App::build(config).await?.run(startup::shutdown_signal()).await,
+        Command::Migrate => {
+            let pool = db::connect(&config.database_url).await?;
+            db::migrate(&pool).await?;
+            println!("database migrated");
+            Ok(())
+        }
+        Command::Seed { demo } => {
+            if !demo {
+                anyhow::bail!("say what to seed: --demo");
+            }
+            let pool = db::connect(&config.database_url).await?;
+            db::migrate(&pool).await?;
+            commands::seed_demo(&pool).await
+        }
+        Command::User(cmd) => {
+            let pool = db::connect(&config.database_url).await?;
+            db::migrate(&pool).await?;
+            match cmd {
+                UserCommand::Create { email, name, password, super_admin, workspace, role } => {
+                    let membership = workspace.as_deref().zip(role);
+                    let id = commands::create_user(&pool, &email, &name, &password, super_admin, membership).await?;
+                    println!("created user {id}");
+                }
+                UserCommand::ResetPassword { email } => {
+                    println!("{}", commands::recovery_link(&pool, &config, &email).await?);
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -84,7 +84,7 @@ test('owner signs in, toggles theme, switches workspace, manages roles', T, asyn
 test('viewer opening the audit log sees the no-access state the server decided', T, async () => {
   const page = await newPage(browser);
   await signIn(page, server.baseUrl, DEMO_USERS.viewer);
-  const audit = page.waitForResponse((r) => r.url().includes('/audit'));
+  const audit = page.waitForResponse((r) => /\/api\/workspaces\/[^/]+\/audit/.test(r.url()));
   await page.goto(`${server.baseUrl}/w/demo/settings/audit`);
   assert.equal((await audit).status(), 403);
   await page.getByTestId('audit-no-access').waitFor();

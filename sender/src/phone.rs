@@ -1,0 +1,88 @@
+//! Phone numbers in E.164, parsed once at the edge.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A valid phone number in E.164 form (`+14155550100`). Constructed only by parsing, so code
+/// holding an `E164` never re-validates it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct E164(String);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PhoneError {
+    #[error("not a phone number")]
+    Unparseable,
+    #[error("not a valid number for its region")]
+    Invalid,
+}
+
+impl E164 {
+    /// Parses a number written in any common form; numbers without a country code are read as
+    /// North American (+1), the product's home market.
+    pub fn parse(raw: &str) -> Result<Self, PhoneError> {
+        let parsed = phonenumber::parse(Some(phonenumber::country::Id::US), raw.trim())
+            .map_err(|_| PhoneError::Unparseable)?;
+        if !phonenumber::is_valid(&parsed) {
+            return Err(PhoneError::Invalid);
+        }
+        Ok(Self(parsed.format().mode(phonenumber::Mode::E164).to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for E164 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for E164 {
+    type Err = PhoneError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for E164 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for E164 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn national_and_international_forms_agree() {
+        let a = E164::parse("(415) 555-2671").unwrap();
+        let b = E164::parse("+1 415 555 2671").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.as_str(), "+14155552671");
+    }
+
+    #[test]
+    fn garbage_and_impossible_numbers_are_refused() {
+        assert_eq!(E164::parse("hello"), Err(PhoneError::Unparseable));
+        assert_eq!(E164::parse("+1 000 000 0000"), Err(PhoneError::Invalid));
+    }
+
+    #[test]
+    fn serde_round_trip_refuses_invalid() {
+        let ok: E164 = serde_json::from_str("\"+442079460958\"").unwrap();
+        assert_eq!(ok.as_str(), "+442079460958");
+        assert!(serde_json::from_str::<E164>("\"12\"").is_err());
+    }
+}

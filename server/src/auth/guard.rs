@@ -1,0 +1,213 @@
+//! The guard every handler goes through.
+//!
+//! - [`Principal`]: who is calling — a session cookie (with the CSRF header on unsafe methods)
+//!   or an `Authorization: Bearer` API token. No credentials → 401.
+//! - [`Member`]: a principal inside the workspace named by the `{workspace_id}` path segment.
+//!   Not a member (or a token minted for another workspace) → 404, so one tenant cannot even
+//!   learn another's ids exist (invariant 7). [`Member::require`] checks the role matrix and
+//!   audits refusals.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use axum_extra::extract::CookieJar;
+use switchboard_sender::{UserId, WorkspaceId};
+use uuid::Uuid;
+
+use super::roles::{Permission, Role};
+use super::secrets::{constant_time_eq, hash_secret};
+use super::sessions::COOKIE_NAME;
+use crate::audit::{self, Entry, Outcome};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct UserSummary {
+    #[schema(value_type = Uuid)]
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub is_super_admin: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum AuthMethod {
+    Session { token_hash: Vec<u8>, csrf_token: String },
+    ApiToken { workspace_id: WorkspaceId, token_id: Uuid },
+}
+
+/// Where a request came from, for the audit log.
+#[derive(Clone, Debug, Default)]
+pub struct RequestMeta {
+    pub ip: Option<IpAddr>,
+    pub request_id: Option<String>,
+}
+
+impl RequestMeta {
+    pub fn from_parts(parts: &Parts) -> Self {
+        Self {
+            ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
+            request_id: parts
+                .headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_parts(parts))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub user: UserSummary,
+    pub auth: AuthMethod,
+    pub meta: RequestMeta,
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let meta = RequestMeta::from_parts(parts);
+        if let Some(token) = bearer_token(parts) {
+            return from_api_token(state, token, meta).await;
+        }
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(cookie) = jar.get(COOKIE_NAME) else { return Err(ApiError::Unauthenticated) };
+        let token_hash = hash_secret(cookie.value());
+        let row: Option<(UserId, String, String, bool, String)> = sqlx::query_as(
+            "SELECT u.id, u.email, u.name, u.is_super_admin, s.csrf_token FROM sessions s \
+             JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > now()",
+        )
+        .bind(&token_hash)
+        .fetch_optional(&state.db)
+        .await?;
+        let Some((id, email, name, is_super_admin, csrf_token)) = row else {
+            return Err(ApiError::Unauthenticated);
+        };
+        if !is_safe(&parts.method) {
+            let sent = parts.headers.get(CSRF_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+            if !constant_time_eq(sent, csrf_token.as_bytes()) {
+                return Err(ApiError::CsrfFailed);
+            }
+        }
+        Ok(Principal {
+            user: UserSummary { id, email, name, is_super_admin },
+            auth: AuthMethod::Session { token_hash, csrf_token },
+            meta,
+        })
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+async fn from_api_token(state: &AppState, token: &str, meta: RequestMeta) -> ApiResult<Principal> {
+    let row: Option<(WorkspaceId, Uuid, UserId, String, String, bool)> = sqlx::query_as(
+        "UPDATE api_tokens t SET last_used_at = now() FROM users u \
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.id = t.user_id \
+         RETURNING t.workspace_id, t.id, u.id, u.email, u.name, u.is_super_admin",
+    )
+    .bind(hash_secret(token))
+    .fetch_optional(&state.db)
+    .await?;
+    let Some((workspace_id, token_id, id, email, name, is_super_admin)) = row else {
+        return Err(ApiError::Unauthenticated);
+    };
+    Ok(Principal {
+        user: UserSummary { id, email, name, is_super_admin },
+        auth: AuthMethod::ApiToken { workspace_id, token_id },
+        meta,
+    })
+}
+
+/// A principal acting inside one workspace with its role there.
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub principal: Principal,
+    pub workspace_id: WorkspaceId,
+    pub role: Role,
+}
+
+impl FromRequestParts<AppState> for Member {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        let params = axum::extract::Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound)?;
+        let workspace_id: WorkspaceId = params
+            .get("workspace_id")
+            .and_then(|raw| raw.parse().ok())
+            .ok_or(ApiError::NotFound)?;
+        Self::resolve(state, principal, workspace_id).await
+    }
+}
+
+impl Member {
+    /// The principal's membership in `workspace_id`, or 404.
+    pub async fn resolve(state: &AppState, principal: Principal, workspace_id: WorkspaceId) -> ApiResult<Self> {
+        if let AuthMethod::ApiToken { workspace_id: token_ws, .. } = principal.auth {
+            if token_ws != workspace_id {
+                return Err(ApiError::NotFound);
+            }
+        }
+        let role: Option<Role> =
+            sqlx::query_scalar("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+                .bind(workspace_id)
+                .bind(principal.user.id)
+                .fetch_optional(&state.db)
+                .await?;
+        let role = role.ok_or(ApiError::NotFound)?;
+        Ok(Self { principal, workspace_id, role })
+    }
+
+    pub fn user_id(&self) -> UserId {
+        self.principal.user.id
+    }
+
+    /// Allows the act when the role permits it; otherwise audits the refused attempt
+    /// (`action`, `target`) and returns 403.
+    pub async fn require(
+        &self,
+        state: &AppState,
+        permission: Permission,
+        action: &str,
+        target_type: &str,
+        target_id: Option<String>,
+    ) -> ApiResult<()> {
+        if self.role.allows(permission) {
+            return Ok(());
+        }
+        let entry = Entry {
+            action,
+            target_type,
+            target_id,
+            before: None,
+            after: Some(serde_json::json!({ "role": self.role, "needed": format!("{permission:?}") })),
+            outcome: Outcome::Denied,
+        };
+        audit::record(&state.db, self, entry).await?;
+        tracing::warn!(user = %self.principal.user.id, workspace = %self.workspace_id, action, "permission denied");
+        Err(ApiError::Forbidden)
+    }
+}

@@ -1,0 +1,75 @@
+//! PostgreSQL: connecting (creating the database when it is missing) and migrating.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+/// The schema, embedded from `migrations/` so the binary works from any directory.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Why the database could not be reached, phrased as what the operator should do.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot reach PostgreSQL at {target}: {cause}. Start PostgreSQL or set DATABASE_URL \
+     (e.g. postgres://user@host:5432/switchboard)"
+)]
+pub struct Unreachable {
+    pub target: String,
+    pub cause: String,
+}
+
+/// Connects to `url`, creating the database first when the server exists but the database does not.
+pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = url.parse().context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    let target = format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("postgres")
+    );
+    create_database_if_missing(&options)
+        .await
+        .map_err(|e| Unreachable { target: target.clone(), cause: first_line(&e) })?;
+    PgPoolOptions::new()
+        .max_connections(20)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .map_err(|e| Unreachable { target, cause: first_line(&e) }.into())
+}
+
+async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
+    let Some(name) = options.get_database() else { return Ok(()) };
+    let name = name.to_owned();
+    let admin = options.clone().database("postgres");
+    let mut conn = tokio::time::timeout(Duration::from_secs(5), admin.connect())
+        .await
+        .map_err(|_| anyhow::anyhow!("connection timed out"))??;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut conn)
+        .await?;
+    if !exists {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        match sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}"))).execute(&mut conn).await {
+            Ok(_) => tracing::info!(database = %name, "created database"),
+            // Another instance created it between our check and our CREATE.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    conn.close().await?;
+    Ok(())
+}
+
+/// Applies every pending migration.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await.context("running migrations")?;
+    Ok(())
+}
+
+fn first_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_owned()
+}

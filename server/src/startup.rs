@@ -1,0 +1,157 @@
+//! Building and running the app: connect, migrate, assemble state and routes, serve until a
+//! shutdown signal, drain in-flight requests, exit. Tests call the same `App::build`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use axum::routing::{any, get};
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::mailer::{LogMailer, Mailer};
+use crate::auth::passkeys::relying_party;
+use crate::auth::rate_limit::LoginLimiter;
+use crate::config::Config;
+use crate::error::{ApiError, not_found};
+use crate::state::AppState;
+use crate::{api, db, ops, telemetry, web};
+
+/// A bound, ready-to-run server.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl App {
+    /// Connects to PostgreSQL (creating and migrating the database) and Redis, and binds.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_mailer(config, Arc::new(LogMailer)).await
+    }
+
+    pub async fn build_with_mailer(config: Config, mailer: Arc<dyn Mailer>) -> anyhow::Result<Self> {
+        let pool = db::connect(&config.database_url).await?;
+        db::migrate(&pool).await?;
+        let redis = match &config.redis_url {
+            None => None,
+            Some(url) => Some(connect_redis(url).await?),
+        };
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {} (set BIND to another address)", config.bind))?;
+        let state = AppState {
+            db: pool,
+            redis,
+            webauthn: Arc::new(relying_party(&config)?),
+            login_limiter: Arc::new(LoginLimiter::default()),
+            mailer,
+            metrics: telemetry::metrics_handle(),
+            config: Arc::new(config),
+        };
+        let router = routes(state.clone());
+        Ok(Self { listener, router, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and drains in-flight requests.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        tracing::info!(addr = %self.local_addr(), public_url = %self.state.config.public_url, "serving");
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        housekeeping.abort();
+        self.state.db.close().await;
+        tracing::info!("stopped");
+        result.context("server error")
+    }
+}
+
+async fn connect_redis(url: &str) -> anyhow::Result<redis::aio::ConnectionManager> {
+    let client = redis::Client::open(url).context("REDIS_URL is not a valid Redis URL")?;
+    tokio::time::timeout(Duration::from_secs(5), client.get_connection_manager())
+        .await
+        .map_err(|_| anyhow::anyhow!("timed out"))
+        .and_then(|r| r.map_err(Into::into))
+        .with_context(|| format!("cannot reach Redis at {url}; start Redis or unset REDIS_URL"))
+}
+
+/// Periodic upkeep: forget idle rate-limit keys, delete expired sessions.
+async fn housekeeping(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        state.login_limiter.forget_idle();
+        if let Err(e) = sqlx::query("DELETE FROM sessions WHERE expires_at < now()").execute(&state.db).await {
+            tracing::warn!(error = %e, "could not delete expired sessions");
+        }
+    }
+}
+
+fn routes(state: AppState) -> Router {
+    let (api, openapi) = api::router();
+    let request_id = HeaderName::from_static("x-request-id");
+    let middleware = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            // The path only: query strings can carry one-time tokens.
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::Internal(anyhow::anyhow!("handler panicked")))
+        }))
+        .layer(axum::middleware::from_fn(ops::track))
+        .layer(DefaultBodyLimit::max(state.config.body_limit));
+    let console = web::console(web::locate(state.config.web_dir.as_deref()));
+    Router::new()
+        .merge(api)
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+        .route("/api/{*rest}", any(not_found))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .method_not_allowed_fallback(|| async {
+            ApiError::BadRequest { code: "method_not_allowed", message: "This path does not take that method.".into(), field: None }
+        })
+        .merge(console)
+        .layer(middleware)
+        .with_state(state)
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; draining");
+}

@@ -1,0 +1,22 @@
+//! Shared application state handed to every handler.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use sqlx::PgPool;
+use webauthn_rs::Webauthn;
+
+use crate::auth::mailer::Mailer;
+use crate::auth::rate_limit::LoginLimiter;
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub redis: Option<redis::aio::ConnectionManager>,
+    pub config: Arc<Config>,
+    pub login_limiter: Arc<LoginLimiter>,
+    pub webauthn: Arc<Webauthn>,
+    pub mailer: Arc<dyn Mailer>,
+    pub metrics: PrometheusHandle,
+}
