@@ -94,15 +94,19 @@ process.on('exit', () => {
 
 /**
  * Start a seeded server on a free port with its own database.
+ * Options: env (extra variables), seed (default true), publicHost (default '127.0.0.1'; use
+ * 'localhost' for passkeys, since browsers refuse an IP address as the WebAuthn RP id).
  * Returns { baseUrl, port, databaseUrl, dbName, logs(), stop() }.
  * `logs()` returns everything the server printed so far (the demo mailer prints recovery links there).
  */
-export async function startServer({ env: extraEnv = {}, seed = true } = {}) {
+export async function startServer({ env: extraEnv = {}, seed = true, publicHost = '127.0.0.1' } = {}) {
   const bin = binaryPath();
   const port = await freePort();
   const dbName = `sb_browser_${randomBytes(6).toString('hex')}`;
   const databaseUrl = `${pgBase()}/${dbName}`;
-  const baseUrl = `http://127.0.0.1:${port}`;
+  // WebAuthn refuses IP addresses as relying-party ids: passkey tests pass publicHost 'localhost'.
+  const baseUrl = `http://${publicHost}:${port}`;
+  const probeUrl = `http://127.0.0.1:${port}`;
   const env = {
     ...process.env,
     RUST_LOG: process.env.RUST_LOG ?? 'info',
@@ -162,7 +166,7 @@ export async function startServer({ env: extraEnv = {}, seed = true } = {}) {
       throw new Error(`switchboard serve died before it was ready (${why}). Its output:\n${output}`);
     }
     try {
-      const res = await fetch(`${baseUrl}/readyz`);
+      const res = await fetch(`${probeUrl}/readyz`);
       if (res.status === 200) break;
     } catch {
       // Not listening yet.
