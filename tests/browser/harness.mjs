@@ -8,6 +8,7 @@
 //   CHROMIUM_PATH      browser executable (default /usr/bin/chromium)
 //   SB_KEEP_DB=1       keep the test database after stop() for inspection
 //   SB_SERVER_LOG=1    echo the server's output while tests run
+//   SB_PUBLIC_HOST     host name in PUBLIC_URL and baseUrl (default localhost; the server listens on 127.0.0.1)
 
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -94,17 +95,18 @@ process.on('exit', () => {
 
 /**
  * Start a seeded server on a free port with its own database.
- * Options: env (extra variables), seed (default true), publicHost (default '127.0.0.1'; use
- * 'localhost' for passkeys, since browsers refuse an IP address as the WebAuthn RP id).
+ * Options: env (extra variables), seed (default true), publicHost (default 'localhost', or
+ * $SB_PUBLIC_HOST). The server binds 127.0.0.1 either way; PUBLIC_URL and baseUrl use a host
+ * name because browsers refuse an IP address as the WebAuthn relying-party id (and the server
+ * derives its RP id from PUBLIC_URL).
  * Returns { baseUrl, port, databaseUrl, dbName, logs(), stop() }.
  * `logs()` returns everything the server printed so far (the demo mailer prints recovery links there).
  */
-export async function startServer({ env: extraEnv = {}, seed = true, publicHost = '127.0.0.1' } = {}) {
+export async function startServer({ env: extraEnv = {}, seed = true, publicHost = process.env.SB_PUBLIC_HOST ?? 'localhost' } = {}) {
   const bin = binaryPath();
   const port = await freePort();
   const dbName = `sb_browser_${randomBytes(6).toString('hex')}`;
   const databaseUrl = `${pgBase()}/${dbName}`;
-  // WebAuthn refuses IP addresses as relying-party ids: passkey tests pass publicHost 'localhost'.
   const baseUrl = `http://${publicHost}:${port}`;
   const probeUrl = `http://127.0.0.1:${port}`;
   const env = {

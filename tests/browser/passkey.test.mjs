@@ -9,7 +9,7 @@ let server;
 let browser;
 
 before(async () => {
-  server = await startServer({ publicHost: 'localhost' });
+  server = await startServer({ publicHost: 'localhost' }); // WebAuthn needs a host name
   browser = await launchBrowser();
 });
 
