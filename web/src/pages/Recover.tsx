@@ -58,7 +58,6 @@ export function RecoverPage() {
                 type="password"
                 autoComplete="new-password"
                 required
-                minLength={MIN_LENGTH}
                 value={password}
                 onChange={(e) => setPassword(e.target.value)}
                 data-testid="recover-password"
