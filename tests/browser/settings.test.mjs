@@ -113,6 +113,50 @@ test('forgot password: the emailed link sets a new password', T, async () => {
   await again.context().close();
 });
 
+test('the audit log filters and pages to older entries', T, async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.baseUrl, DEMO_USERS.owner);
+  await page.goto(`${server.baseUrl}/w/demo/settings/audit`);
+  await page.getByTestId('audit-table').waitFor();
+  // Make more than one page of entries: 56 role changes through the API, as the console would.
+  await page.evaluate(async () => {
+    const s = await (await fetch('/api/auth/session')).json();
+    const wid = s.memberships.find((m) => m.slug === 'demo').workspace_id;
+    const members = await (await fetch(`/api/workspaces/${wid}/members`)).json();
+    const agent = members.find((m) => m.email === 'agent@demo.test');
+    for (let i = 0; i < 56; i++) {
+      const role = i % 2 === 0 ? 'viewer' : 'agent';
+      const r = await fetch(`/api/workspaces/${wid}/members/${agent.user_id}`, {
+        method: 'PATCH',
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf_token },
+        body: JSON.stringify({ role }),
+      });
+      if (r.status !== 200) throw new Error(`PATCH answered ${r.status}`);
+    }
+  });
+  await page.reload();
+  await page.getByTestId('audit-table').waitFor();
+  assert.equal(await page.getByTestId('audit-row').count(), 50, 'a page holds 50 entries');
+  const firstId = Number(await page.getByTestId('audit-row').first().getAttribute('data-id'));
+  const lastId = Number(await page.getByTestId('audit-row').last().getAttribute('data-id'));
+  await page.getByTestId('audit-older').click();
+  await page.getByTestId('audit-table').waitFor();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="audit-row"]').length < 50);
+  const olderFirst = Number(await page.getByTestId('audit-row').first().getAttribute('data-id'));
+  assert.ok(olderFirst < lastId && olderFirst < firstId, `older page starts below ${lastId}, got ${olderFirst}`);
+  await page.getByTestId('audit-newest').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="audit-row"]').length === 50);
+
+  // Filter by outcome: only denied rows show (there may be none).
+  await page.getByTestId('audit-filter-outcome').selectOption('denied');
+  await page.getByTestId('audit-apply').click();
+  await page.locator('[data-testid="audit-table"]').waitFor();
+  await page.waitForFunction(() => !document.querySelector('[data-testid="loading"]'));
+  const outcomes = await page.getByTestId('audit-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-outcome')));
+  assert.ok(outcomes.every((o) => o === 'denied'), `only denied entries: ${outcomes}`);
+  await page.context().close();
+});
+
 // Last in this file: the limiter may count per address as well as per account.
 test('too many wrong passwords are rate limited with a countdown', T, async () => {
   const page = await newPage(browser);

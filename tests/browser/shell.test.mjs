@@ -142,3 +142,17 @@ test('two users signed in at once both see the shell', T, async () => {
   await a.context().close();
   await b.context().close();
 });
+
+test("sign out everywhere ends the same user's other sessions", T, async () => {
+  const [a, b] = await twoUsers(browser, server.baseUrl, DEMO_USERS.admin, DEMO_USERS.admin);
+  await a.getByTestId('user-menu').click();
+  const done = a.waitForResponse((r) => r.url().endsWith('/api/auth/logout-all'));
+  await a.getByTestId('sign-out-everywhere').click();
+  assert.equal((await done).status(), 204);
+  await a.getByTestId('login-form').waitFor();
+  // The other browser's next request finds its session gone and lands on the login page.
+  await b.getByTestId('nav-members').click();
+  await b.getByTestId('login-form').waitFor();
+  await a.context().close();
+  await b.context().close();
+});

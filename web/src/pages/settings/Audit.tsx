@@ -91,7 +91,7 @@ export function AuditPage() {
           Target type
           <input
             value={draft.target_type}
-            placeholder="e.g. member"
+            placeholder="e.g. user"
             onChange={(e) => setDraft({ ...draft, target_type: e.target.value })}
             data-testid="audit-filter-target"
           />
@@ -182,7 +182,7 @@ export function AuditPage() {
 function AuditRow({ entry }: { entry: AuditEntry }) {
   const hasChange = entry.before != null || entry.after != null;
   return (
-    <tr data-testid="audit-row" data-action={entry.action} data-outcome={entry.outcome}>
+    <tr data-testid="audit-row" data-id={entry.id} data-action={entry.action} data-outcome={entry.outcome}>
       <td title={entry.at}>{formatDate(entry.at)}</td>
       <td>{entry.actor_email ?? <span className="muted">{entry.actor_id ? entry.actor_id.slice(0, 8) : 'system'}</span>}</td>
       <td>
