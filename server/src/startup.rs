@@ -52,7 +52,7 @@ impl App {
         let state = AppState {
             db: pool,
             redis,
-            webauthn: Arc::new(relying_party(&config)?),
+            webauthn: relying_party(&config)?.map(Arc::new),
             login_limiter: Arc::new(LoginLimiter::default()),
             mailer,
             metrics: telemetry::metrics_handle(),

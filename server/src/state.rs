@@ -16,7 +16,8 @@ pub struct AppState {
     pub redis: Option<redis::aio::ConnectionManager>,
     pub config: Arc<Config>,
     pub login_limiter: Arc<LoginLimiter>,
-    pub webauthn: Arc<Webauthn>,
+    /// None when PUBLIC_URL has no domain name (browsers refuse IP addresses as passkey RP ids).
+    pub webauthn: Option<Arc<Webauthn>>,
     pub mailer: Arc<dyn Mailer>,
     pub metrics: PrometheusHandle,
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_sender::UserId;
 use utoipa::ToSchema;
 use uuid::Uuid;
+use webauthn_rs::Webauthn;
 use webauthn_rs::prelude::{
     PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
 };
@@ -50,6 +51,14 @@ pub struct CeremonyFinish<C> {
     pub credential: C,
 }
 
+/// The relying party, or 409 when passkeys are off on this server.
+fn relying_party(state: &AppState) -> ApiResult<&Webauthn> {
+    state.webauthn.as_deref().ok_or(ApiError::Conflict {
+        code: "passkeys_unavailable",
+        message: "Passkeys need PUBLIC_URL to use a domain name; ask the operator.".into(),
+    })
+}
+
 fn webauthn_refused(e: impl std::fmt::Display) -> ApiError {
     ApiError::BadRequest { code: "passkey_refused", message: format!("The passkey was not accepted: {e}"), field: Some("credential".into()) }
 }
@@ -69,8 +78,7 @@ pub async fn register_start(
     let user = &principal.user;
     let existing = passkeys_of(&state.db, user.id).await?;
     let exclude = existing.iter().map(|(_, pk)| pk.cred_id().clone()).collect();
-    let (options, registration) = state
-        .webauthn
+    let (options, registration) = relying_party(&state)?
         .start_passkey_registration(user.id.0, &user.email, display_name(user), Some(exclude))
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("webauthn: {e}")))?;
     let ceremony_id =
@@ -99,7 +107,7 @@ pub async fn register_finish(
         return Err(ApiError::validation("ceremony_id", "Unknown or expired ceremony; start again."));
     }
     let registration: PasskeyRegistration = serde_json::from_value(saved).map_err(anyhow::Error::from)?;
-    let passkey = state.webauthn.finish_passkey_registration(&req.credential, &registration).map_err(webauthn_refused)?;
+    let passkey = relying_party(&state)?.finish_passkey_registration(&req.credential, &registration).map_err(webauthn_refused)?;
     let view: PasskeyView = sqlx::query_as(
         "INSERT INTO passkeys (id, user_id, credential_id, name, passkey) VALUES ($1,$2,$3,$4,$5) \
          RETURNING id, name, created_at, last_used_at",
@@ -160,8 +168,7 @@ pub async fn login_start(State(state): State<AppState>, Json(req): Json<LoginSta
     if passkeys.is_empty() {
         return Err(no_passkey());
     }
-    let (options, authentication) = state
-        .webauthn
+    let (options, authentication) = relying_party(&state)?
         .start_passkey_authentication(&passkeys)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("webauthn: {e}")))?;
     let ceremony_id =
@@ -186,7 +193,7 @@ pub async fn login_finish(
     };
     let authentication: PasskeyAuthentication = serde_json::from_value(saved).map_err(anyhow::Error::from)?;
     let result =
-        state.webauthn.finish_passkey_authentication(&req.credential, &authentication).map_err(webauthn_refused)?;
+        relying_party(&state)?.finish_passkey_authentication(&req.credential, &authentication).map_err(webauthn_refused)?;
     // Keep the stored credential's counter and backup state current.
     for (id, mut passkey) in passkeys_of(&state.db, user_id).await? {
         if passkey.cred_id() == result.cred_id() {

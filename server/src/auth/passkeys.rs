@@ -10,15 +10,16 @@ use webauthn_rs::{Webauthn, WebauthnBuilder};
 
 use crate::config::Config;
 
-/// The relying party is the host of PUBLIC_URL (browsers refuse IP addresses as RP ids, so
-/// use a host name such as `localhost`).
-pub fn relying_party(config: &Config) -> anyhow::Result<Webauthn> {
+/// The relying party is the domain of PUBLIC_URL. Browsers refuse IP addresses as RP ids, so
+/// with an IP in PUBLIC_URL passkeys are off (logged) and everything else works.
+pub fn relying_party(config: &Config) -> anyhow::Result<Option<Webauthn>> {
     let origin: Url = config.public_url.clone();
-    let rp_id = origin.host_str().ok_or_else(|| anyhow::anyhow!("PUBLIC_URL has no host"))?.to_owned();
-    Ok(WebauthnBuilder::new(&rp_id, &origin)?
-        .rp_name("Switchboard")
-        .allow_any_port(true)
-        .build()?)
+    let Some(url::Host::Domain(rp_id)) = origin.host() else {
+        tracing::warn!(public_url = %origin, "passkeys are off: PUBLIC_URL needs a domain name (e.g. localhost), not an IP address");
+        return Ok(None);
+    };
+    let rp_id = rp_id.to_owned();
+    Ok(Some(WebauthnBuilder::new(&rp_id, &origin)?.rp_name("Switchboard").allow_any_port(true).build()?))
 }
 
 #[derive(Clone, Copy)]
