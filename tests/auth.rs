@@ -39,11 +39,12 @@ async fn session_cookie_is_http_only_and_same_site() {
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");
     // Only a hash of the session token is stored.
     let token = cookie.trim_start_matches("sb_session=").split(';').next().unwrap();
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions WHERE encode(token_hash, 'escape') LIKE '%' || $1 || '%'")
-        .bind(token)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sessions WHERE encode(token_hash, 'escape') LIKE '%' || $1 || '%'")
+            .bind(token)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(stored, 0);
 }
 
@@ -116,11 +117,12 @@ async fn api_tokens_work_and_stop_working_when_revoked() {
     // The listing never shows the secret, and the database holds only its hash.
     let (_, list) = owner.get(&format!("/api/workspaces/{ws}/tokens")).await;
     assert!(!list.to_string().contains(&token));
-    let plain: i64 = sqlx::query_scalar("SELECT count(*) FROM api_tokens WHERE position($1 in encode(token_hash, 'escape')) > 0")
-        .bind(&token)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let plain: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM api_tokens WHERE position($1 in encode(token_hash, 'escape')) > 0")
+            .bind(&token)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(plain, 0);
 
     let id = created["id"].as_str().unwrap();
@@ -189,7 +191,10 @@ async fn invited_member_sets_password_through_the_link() {
     let admin = app.signed_in("admin@demo.test").await;
     let ws = app.workspace_id("demo").await;
     let (status, body) = admin
-        .post(&format!("/api/workspaces/{ws}/members"), json!({"email": "New.Agent@Example.com", "name": "Nia", "role": "agent"}))
+        .post(
+            &format!("/api/workspaces/{ws}/members"),
+            json!({"email": "New.Agent@Example.com", "name": "Nia", "role": "agent"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["member"]["email"], "new.agent@example.com");
@@ -205,11 +210,15 @@ async fn invited_member_sets_password_through_the_link() {
     assert_eq!(session["memberships"][0]["role"], "agent");
 
     // Adding an existing member again is a conflict, and an existing user gets no invite link.
-    let (status, body) = admin.post(&format!("/api/workspaces/{ws}/members"), json!({"email": "new.agent@example.com", "role": "viewer"})).await;
+    let (status, body) = admin
+        .post(&format!("/api/workspaces/{ws}/members"), json!({"email": "new.agent@example.com", "role": "viewer"}))
+        .await;
     assert_error(status, &body, StatusCode::CONFLICT, "already_member");
     let acme = app.workspace_id("acme").await;
     let owner = app.signed_in("owner@demo.test").await;
-    let (status, body) = owner.post(&format!("/api/workspaces/{acme}/members"), json!({"email": "agent@demo.test", "role": "viewer"})).await;
+    let (status, body) = owner
+        .post(&format!("/api/workspaces/{acme}/members"), json!({"email": "agent@demo.test", "role": "viewer"}))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert!(body["invite_url"].is_null());
 }

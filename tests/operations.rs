@@ -116,25 +116,56 @@ async fn sigterm_stops_accepting_drains_and_exits_zero() {
 }
 
 fn unsafe_kill(pid: i32) -> i32 {
-    std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1)
+    std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .map(|s| s.code().unwrap_or(-1))
+        .unwrap_or(-1)
 }
 
 #[tokio::test]
 async fn migrate_and_seed_commands_are_idempotent() {
     let db = TestDb::fresh().await;
     for args in [&["migrate"][..], &["seed", "--demo"], &["seed", "--demo"]] {
-        let out = tokio::process::Command::new(BIN).args(args).env("DATABASE_URL", &db.url).env("SECRET_KEY", "22".repeat(32)).output().await.unwrap();
+        let out = tokio::process::Command::new(BIN)
+            .args(args)
+            .env("DATABASE_URL", &db.url)
+            .env("SECRET_KEY", "22".repeat(32))
+            .output()
+            .await
+            .unwrap();
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
     let pool = db.pool().await;
     let (users, members): (i64, i64) =
-        sqlx::query_as("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM memberships)").fetch_one(&pool).await.unwrap();
+        sqlx::query_as("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM memberships)")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!((users, members), (6, 7));
-    let out = tokio::process::Command::new(BIN).args(["seed"]).env("DATABASE_URL", &db.url).env("SECRET_KEY", "22".repeat(32)).output().await.unwrap();
+    let out = tokio::process::Command::new(BIN)
+        .args(["seed"])
+        .env("DATABASE_URL", &db.url)
+        .env("SECRET_KEY", "22".repeat(32))
+        .output()
+        .await
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--demo"));
     let out = tokio::process::Command::new(BIN)
-        .args(["user", "create", "--email", "ops@x.test", "--password", "short", "--workspace", "demo", "--role", "admin"])
+        .args([
+            "user",
+            "create",
+            "--email",
+            "ops@x.test",
+            "--password",
+            "short",
+            "--workspace",
+            "demo",
+            "--role",
+            "admin",
+        ])
         .env("DATABASE_URL", &db.url)
         .env("SECRET_KEY", "22".repeat(32))
         .output()
@@ -221,7 +252,9 @@ async fn metrics_openapi_and_request_ids_are_served() {
     let (status, spec) = client.get("/api/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/api/auth/login", "/api/workspaces/{workspace_id}/members/{user_id}", "/api/workspaces/{workspace_id}/audit"] {
+    for path in
+        ["/api/auth/login", "/api/workspaces/{workspace_id}/members/{user_id}", "/api/workspaces/{workspace_id}/audit"]
+    {
         assert!(spec["paths"][path].is_object(), "{path} documented");
     }
     let docs = reqwest::get(format!("{}/api/docs/", app.base())).await.unwrap();

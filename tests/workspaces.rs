@@ -26,10 +26,12 @@ async fn viewer_changing_a_role_is_403_and_the_attempt_is_audited() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].0, "denied");
     assert_eq!(rows[0].3.as_deref(), Some("viewer@demo.test"));
-    let role: String = sqlx::query_scalar("SELECT role::text FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'agent@demo.test'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let role: String = sqlx::query_scalar(
+        "SELECT role::text FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'agent@demo.test'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(role, "agent", "nothing changed");
 }
 
@@ -39,7 +41,8 @@ async fn role_changes_are_audited_with_before_and_after() {
     let admin = app.signed_in("admin@demo.test").await;
     let ws = app.workspace_id("demo").await;
     let agent = app.user_id("agent@demo.test").await;
-    let (status, body) = admin.patch(&format!("/api/workspaces/{ws}/members/{agent}"), json!({"role": "manager"})).await;
+    let (status, body) =
+        admin.patch(&format!("/api/workspaces/{ws}/members/{agent}"), json!({"role": "manager"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["role"], "manager");
     let rows = audit_rows(&app, "member.role_changed").await;
@@ -67,21 +70,30 @@ async fn only_owners_touch_the_owner_role_and_the_last_owner_stays() {
     let owner_id = app.user_id("owner@demo.test").await;
     let agent_id = app.user_id("agent@demo.test").await;
 
-    let (status, body) = admin.patch(&format!("/api/workspaces/{ws}/members/{agent_id}"), json!({"role": "owner"})).await;
+    let (status, body) =
+        admin.patch(&format!("/api/workspaces/{ws}/members/{agent_id}"), json!({"role": "owner"})).await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
-    let (status, body) = admin.patch(&format!("/api/workspaces/{ws}/members/{owner_id}"), json!({"role": "viewer"})).await;
+    let (status, body) =
+        admin.patch(&format!("/api/workspaces/{ws}/members/{owner_id}"), json!({"role": "viewer"})).await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
     let (status, body) = admin.delete(&format!("/api/workspaces/{ws}/members/{owner_id}")).await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
 
-    let (status, body) = owner.patch(&format!("/api/workspaces/{ws}/members/{owner_id}"), json!({"role": "admin"})).await;
+    let (status, body) =
+        owner.patch(&format!("/api/workspaces/{ws}/members/{owner_id}"), json!({"role": "admin"})).await;
     assert_error(status, &body, StatusCode::CONFLICT, "last_owner");
     let (status, body) = owner.delete(&format!("/api/workspaces/{ws}/members/{owner_id}")).await;
     assert_error(status, &body, StatusCode::CONFLICT, "last_owner");
 
     // With a second owner, the first may step down.
-    assert_eq!(owner.patch(&format!("/api/workspaces/{ws}/members/{agent_id}"), json!({"role": "owner"})).await.0, StatusCode::OK);
-    assert_eq!(owner.patch(&format!("/api/workspaces/{ws}/members/{owner_id}"), json!({"role": "admin"})).await.0, StatusCode::OK);
+    assert_eq!(
+        owner.patch(&format!("/api/workspaces/{ws}/members/{agent_id}"), json!({"role": "owner"})).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        owner.patch(&format!("/api/workspaces/{ws}/members/{owner_id}"), json!({"role": "admin"})).await.0,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -107,21 +119,19 @@ async fn audit_log_rows_cannot_be_updated_or_deleted_with_raw_sql() {
     let admin = app.signed_in("admin@demo.test").await;
     let ws = app.workspace_id("demo").await;
     admin.post(&format!("/api/workspaces/{ws}/tokens"), json!({"name": "leaves a trace"})).await;
-    let count = || async { sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_log").fetch_one(&app.pool).await.unwrap() };
+    let count =
+        || async { sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_log").fetch_one(&app.pool).await.unwrap() };
     let before = count().await;
     assert!(before >= 1);
 
     // The app's own database user (the pool the server uses).
-    for sql in [
-        "UPDATE audit_log SET action = 'nothing.happened'",
-        "DELETE FROM audit_log",
-        "TRUNCATE audit_log",
-    ] {
+    for sql in ["UPDATE audit_log SET action = 'nothing.happened'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
         let err = sqlx::query(sql).execute(&app.pool).await.expect_err(sql);
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
     assert_eq!(count().await, before);
-    let action: String = sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id DESC LIMIT 1").fetch_one(&app.pool).await.unwrap();
+    let action: String =
+        sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id DESC LIMIT 1").fetch_one(&app.pool).await.unwrap();
     assert_eq!(action, "token.created");
 }
 

@@ -22,8 +22,8 @@ impl E164 {
     /// Parses a number written in any common form; numbers without a country code are read as
     /// North American (+1), the product's home market.
     pub fn parse(raw: &str) -> Result<Self, PhoneError> {
-        let parsed = phonenumber::parse(Some(phonenumber::country::Id::US), raw.trim())
-            .map_err(|_| PhoneError::Unparseable)?;
+        let parsed =
+            phonenumber::parse(Some(phonenumber::country::Id::US), raw.trim()).map_err(|_| PhoneError::Unparseable)?;
         if !phonenumber::is_valid(&parsed) {
             return Err(PhoneError::Invalid);
         }

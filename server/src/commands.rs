@@ -7,9 +7,9 @@ use serde::Deserialize;
 use sqlx::PgPool;
 use switchboard_sender::{UserId, WorkspaceId};
 
+use crate::auth::password;
 use crate::auth::recovery::{self, Purpose};
 use crate::auth::roles::Role;
-use crate::auth::password;
 use crate::config::Config;
 
 /// The demo workspace's data, compiled in from `seeds/demo.json`.
@@ -73,7 +73,8 @@ pub async fn seed_demo(db: &PgPool) -> anyhow::Result<()> {
         .fetch_one(&mut *tx)
         .await?;
         for (slug, role) in &user.memberships {
-            let ws = ids.get(slug).with_context(|| format!("seed user {} names unknown workspace {slug}", user.email))?;
+            let ws =
+                ids.get(slug).with_context(|| format!("seed user {} names unknown workspace {slug}", user.email))?;
             sqlx::query(
                 "INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, $3) \
                  ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = EXCLUDED.role",

@@ -47,9 +47,8 @@ impl std::fmt::Debug for SecretKey {
 impl SecretKey {
     pub fn from_hex(hex_str: &str) -> anyhow::Result<Self> {
         let bytes = hex::decode(hex_str.trim()).context("SECRET_KEY must be 64 hex characters")?;
-        let arr: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("SECRET_KEY must be 64 hex characters (32 bytes)"))?;
+        let arr: [u8; 32] =
+            bytes.try_into().map_err(|_| anyhow::anyhow!("SECRET_KEY must be 64 hex characters (32 bytes)"))?;
         Ok(Self(arr))
     }
 
@@ -91,17 +90,14 @@ impl Config {
     }
 
     fn from_sources(file: FileConfig, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let database_url = env("DATABASE_URL")
-            .or(file.database_url)
-            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let database_url = env("DATABASE_URL").or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         let bind: SocketAddr = env("BIND")
             .or(file.bind)
             .unwrap_or_else(|| "127.0.0.1:8080".to_owned())
             .parse()
             .context("BIND must be an address like 127.0.0.1:8080")?;
-        let public_url = env("PUBLIC_URL")
-            .or(file.public_url)
-            .unwrap_or_else(|| format!("http://localhost:{}", bind.port()));
+        let public_url =
+            env("PUBLIC_URL").or(file.public_url).unwrap_or_else(|| format!("http://localhost:{}", bind.port()));
         let public_url = Url::parse(&public_url).context("PUBLIC_URL must be an absolute URL")?;
         let secret_key = match env("SECRET_KEY").or(file.secret_key) {
             Some(hex) => SecretKey::from_hex(&hex)?,
@@ -142,8 +138,7 @@ impl Config {
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
 }
 
@@ -193,8 +188,7 @@ mod tests {
     #[test]
     fn environment_overrides_file() {
         let file = FileConfig { bind: Some("0.0.0.0:9000".into()), ..Default::default() };
-        let cfg = Config::from_sources(file, env_of(&[("BIND", "127.0.0.1:7000"), ("SECRET_KEY", KEY)]))
-            .unwrap();
+        let cfg = Config::from_sources(file, env_of(&[("BIND", "127.0.0.1:7000"), ("SECRET_KEY", KEY)])).unwrap();
         assert_eq!(cfg.bind.port(), 7000);
         assert_eq!(cfg.public_url.as_str(), "http://localhost:7000/");
         assert!(!cfg.secure_cookies());
@@ -202,8 +196,8 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        let err = Config::from_sources(FileConfig::default(), env_of(&[("BIND", "nope"), ("SECRET_KEY", KEY)]))
-            .unwrap_err();
+        let err =
+            Config::from_sources(FileConfig::default(), env_of(&[("BIND", "nope"), ("SECRET_KEY", KEY)])).unwrap_err();
         assert!(err.to_string().contains("BIND"), "{err}");
         let err = Config::from_sources(FileConfig::default(), env_of(&[("SECRET_KEY", "abc")])).unwrap_err();
         assert!(err.to_string().contains("SECRET_KEY"), "{err}");

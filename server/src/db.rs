@@ -23,12 +23,8 @@ pub struct Unreachable {
 /// Connects to `url`, creating the database first when the server exists but the database does not.
 pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = url.parse().context("DATABASE_URL is not a valid PostgreSQL URL")?;
-    let target = format!(
-        "{}:{}/{}",
-        options.get_host(),
-        options.get_port(),
-        options.get_database().unwrap_or("postgres")
-    );
+    let target =
+        format!("{}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or("postgres"));
     create_database_if_missing(&options)
         .await
         .map_err(|e| Unreachable { target: target.clone(), cause: first_line(&e) })?;

@@ -21,18 +21,30 @@ pub struct ErrorBody {
 #[derive(Debug)]
 pub enum ApiError {
     /// 400 with a field name.
-    Validation { field: String, message: String },
+    Validation {
+        field: String,
+        message: String,
+    },
     /// 400 for a body that is not valid JSON of the expected shape.
-    BadRequest { code: &'static str, message: String, field: Option<String> },
+    BadRequest {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
     Unauthenticated,
     InvalidCredentials,
     Forbidden,
     CsrfFailed,
     NotFound,
-    Conflict { code: &'static str, message: String },
+    Conflict {
+        code: &'static str,
+        message: String,
+    },
     PayloadTooLarge,
     UnsupportedMediaType,
-    RateLimited { retry_after_secs: u64 },
+    RateLimited {
+        retry_after_secs: u64,
+    },
     Internal(anyhow::Error),
 }
 
@@ -81,7 +93,9 @@ impl ApiError {
                 format!("Too many attempts; try again in {retry_after_secs} s."),
                 None,
             ),
-            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side.".into(), None),
+            Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side.".into(), None)
+            }
         }
     }
 }

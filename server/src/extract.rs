@@ -49,7 +49,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.inner();
         let message = inner.to_string();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::BadRequest { code: "invalid_json", message: format!("Malformed JSON: {message}"), field: None };
+            return ApiError::BadRequest {
+                code: "invalid_json",
+                message: format!("Malformed JSON: {message}"),
+                field: None,
+            };
         }
         let mut field = e.path().to_string();
         // serde reports a missing field at its parent (an unknown one already at itself).
@@ -81,13 +85,12 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|p| Path(p.0))
-            .map_err(|e: PathRejection| match e {
+        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| Path(p.0)).map_err(
+            |e: PathRejection| match e {
                 PathRejection::FailedToDeserializePathParams(_) => ApiError::NotFound,
                 other => ApiError::Internal(anyhow::anyhow!("path extraction: {}", other.body_text())),
-            })
+            },
+        )
     }
 }
 
@@ -98,14 +101,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| Query(q.0))
-            .map_err(|e: QueryRejection| ApiError::BadRequest {
-                code: "validation_failed",
-                message: e.body_text(),
-                field: None,
-            })
+        axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| Query(q.0)).map_err(
+            |e: QueryRejection| ApiError::BadRequest { code: "validation_failed", message: e.body_text(), field: None },
+        )
     }
 }
 

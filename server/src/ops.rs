@@ -19,10 +19,7 @@ pub async fn healthz() -> impl IntoResponse {
 /// The process can serve: its PostgreSQL (and Redis, when configured) answer within a second.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let timeout = Duration::from_secs(1);
-    let postgres = matches!(
-        tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&state.db)).await,
-        Ok(Ok(_))
-    );
+    let postgres = matches!(tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&state.db)).await, Ok(Ok(_)));
     let redis = match state.redis.clone() {
         None => None,
         Some(mut conn) => Some(matches!(
@@ -47,11 +44,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Counts requests and records their latency by route template and status.
 pub async fn track(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
     let started = Instant::now();
     let response = next.run(req).await;

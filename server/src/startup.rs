@@ -129,7 +129,11 @@ fn routes(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .method_not_allowed_fallback(|| async {
-            ApiError::BadRequest { code: "method_not_allowed", message: "This path does not take that method.".into(), field: None }
+            ApiError::BadRequest {
+                code: "method_not_allowed",
+                message: "This path does not take that method.".into(),
+                field: None,
+            }
         })
         .merge(console)
         .layer(middleware)

@@ -22,9 +22,7 @@ pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            PrometheusBuilder::new()
-                .install_recorder()
-                .expect("no other metrics recorder is installed in this process")
+            PrometheusBuilder::new().install_recorder().expect("no other metrics recorder is installed in this process")
         })
         .clone()
 }

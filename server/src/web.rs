@@ -12,11 +12,9 @@ use crate::state::AppState;
 
 pub fn locate(configured: Option<&Path>) -> Option<PathBuf> {
     let mut candidates: Vec<PathBuf> = configured.map(Path::to_path_buf).into_iter().collect();
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(dir) = exe.parent() {
-            candidates.push(dir.join("web/dist"));
-            candidates.push(dir.join("../share/switchboard/web"));
-        }
+    if let Some(dir) = std::env::current_exe().ok().as_deref().and_then(Path::parent) {
+        candidates.push(dir.join("web/dist"));
+        candidates.push(dir.join("../share/switchboard/web"));
     }
     candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/dist"));
     candidates.into_iter().find(|dir| dir.join("index.html").is_file())
@@ -30,8 +28,10 @@ pub fn console(dir: Option<PathBuf>) -> Router<AppState> {
             Router::new().fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)))
         }
         None => Router::new().fallback(|| async {
-            Html("<h1>Switchboard</h1><p>The console is not built. Run <code>make web</code> \
-                  (or <code>cd web && npm ci && npm run build</code>) and restart, or set SWITCHBOARD_WEB_DIR.</p>")
+            Html(
+                "<h1>Switchboard</h1><p>The console is not built. Run <code>make web</code> \
+                  (or <code>cd web && npm ci && npm run build</code>) and restart, or set SWITCHBOARD_WEB_DIR.</p>",
+            )
         }),
     }
 }

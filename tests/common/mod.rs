@@ -77,9 +77,9 @@ impl Drop for TestDb {
 }
 
 async fn admin_conn() -> PgConnection {
-    PgConnection::connect(&format!("{}/postgres", pg_base_url())).await.expect(
-        "PostgreSQL must be running for integration tests (see DEVELOPERS.md for the start command)",
-    )
+    PgConnection::connect(&format!("{}/postgres", pg_base_url()))
+        .await
+        .expect("PostgreSQL must be running for integration tests (see DEVELOPERS.md for the start command)")
 }
 
 /// The template database for the current migrations, created once.
@@ -235,8 +235,11 @@ impl TestApp {
     }
 
     pub async fn user_id(&self, email: &str) -> String {
-        let id: uuid::Uuid =
-            sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(email).fetch_one(&self.pool).await.unwrap();
+        let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
         id.to_string()
     }
 }
@@ -283,7 +286,8 @@ impl Client {
     }
 
     pub async fn login(&mut self, email: &str, password: &str) -> (StatusCode, Value) {
-        let (status, body) = self.send(Method::POST, "/api/auth/login", Some(json!({"email": email, "password": password}))).await;
+        let (status, body) =
+            self.send(Method::POST, "/api/auth/login", Some(json!({"email": email, "password": password}))).await;
         if status == StatusCode::OK {
             self.csrf = body["csrf_token"].as_str().map(str::to_owned);
         }
@@ -295,10 +299,8 @@ impl Client {
         if let Some(token) = &self.bearer {
             req = req.bearer_auth(token);
         }
-        if let Some(csrf) = &self.csrf {
-            if method != Method::GET {
-                req = req.header("x-csrf-token", csrf);
-            }
+        if let Some(csrf) = self.csrf.as_ref().filter(|_| method != Method::GET) {
+            req = req.header("x-csrf-token", csrf);
         }
         req
     }

@@ -62,15 +62,15 @@ pub async fn list(
     member: Member,
     Query(filter): Query<AuditFilter>,
 ) -> ApiResult<Json<AuditPage>> {
-    member.require(&state, Permission::ViewAudit, "audit.read", "workspace", Some(member.workspace_id.to_string())).await?;
+    member
+        .require(&state, Permission::ViewAudit, "audit.read", "workspace", Some(member.workspace_id.to_string()))
+        .await?;
     let limit = filter.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::validation("limit", "Use a limit between 1 and 200."));
     }
-    if let Some(outcome) = filter.outcome.as_deref() {
-        if outcome != "ok" && outcome != "denied" {
-            return Err(ApiError::validation("outcome", "Use ok or denied."));
-        }
+    if filter.outcome.as_deref().is_some_and(|o| o != "ok" && o != "denied") {
+        return Err(ApiError::validation("outcome", "Use ok or denied."));
     }
     let mut q = QueryBuilder::new(
         "SELECT id, at, actor_id, actor_email, action, target_type, target_id, before, after, outcome, ip, request_id \

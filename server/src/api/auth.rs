@@ -79,12 +79,11 @@ pub fn normalize_email(raw: &str) -> Result<String, ApiError> {
 }
 
 async fn find_user(db: &PgPool, email: &str) -> sqlx::Result<Option<(UserSummary, Option<String>)>> {
-    let row: Option<(UserId, String, String, bool, Option<String>)> = sqlx::query_as(
-        "SELECT id, email, name, is_super_admin, password_hash FROM users WHERE email = $1",
-    )
-    .bind(email)
-    .fetch_optional(db)
-    .await?;
+    let row: Option<(UserId, String, String, bool, Option<String>)> =
+        sqlx::query_as("SELECT id, email, name, is_super_admin, password_hash FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_optional(db)
+            .await?;
     Ok(row.map(|(id, email, name, is_super_admin, hash)| (UserSummary { id, email, name, is_super_admin }, hash)))
 }
 
@@ -134,7 +133,11 @@ pub async fn current_session(State(state): State<AppState>, principal: Principal
 
 /// Sign out of this browser.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", responses((status = 204)))]
-pub async fn logout(State(state): State<AppState>, principal: Principal, jar: CookieJar) -> ApiResult<(CookieJar, StatusCode)> {
+pub async fn logout(
+    State(state): State<AppState>,
+    principal: Principal,
+    jar: CookieJar,
+) -> ApiResult<(CookieJar, StatusCode)> {
     if let AuthMethod::Session { token_hash, .. } = &principal.auth {
         sessions::delete(&state.db, token_hash).await?;
     }

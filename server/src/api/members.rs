@@ -98,14 +98,13 @@ pub async fn add(
             (id, true)
         }
     };
-    let inserted = sqlx::query(
-        "INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(member.workspace_id)
-    .bind(user_id)
-    .bind(req.role)
-    .execute(&mut *tx)
-    .await?;
+    let inserted =
+        sqlx::query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(member.workspace_id)
+            .bind(user_id)
+            .bind(req.role)
+            .execute(&mut *tx)
+            .await?;
     if inserted.rows_affected() == 0 {
         return Err(ApiError::Conflict { code: "already_member", message: format!("{email} is already a member.") });
     }
@@ -119,7 +118,10 @@ pub async fn add(
         state.mailer.send(Mail {
             to: email.clone(),
             subject: "You are invited to Switchboard".into(),
-            body: format!("{} added you to a workspace. Choose your password here: {link}", member.principal.user.email),
+            body: format!(
+                "{} added you to a workspace. Choose your password here: {link}",
+                member.principal.user.email
+            ),
         });
         Some(link)
     } else {
@@ -129,7 +131,11 @@ pub async fn add(
     Ok((StatusCode::CREATED, Json(AddedMember { member: view, invite_url })))
 }
 
-async fn fetch_member(state: &AppState, workspace_id: WorkspaceId, user_id: UserId) -> sqlx::Result<Option<MemberView>> {
+async fn fetch_member(
+    state: &AppState,
+    workspace_id: WorkspaceId,
+    user_id: UserId,
+) -> sqlx::Result<Option<MemberView>> {
     sqlx::query_as(AssertSqlSafe(format!("{SELECT_MEMBER} AND m.user_id = $2")))
         .bind(workspace_id)
         .bind(user_id)
@@ -232,13 +238,19 @@ pub async fn remove(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE api_tokens SET revoked_at = now() WHERE workspace_id = $1 AND user_id = $2 AND revoked_at IS NULL")
-        .bind(member.workspace_id)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
-    audit::record(&mut *tx, &member, Entry::ok("member.removed", "user", user_id).change(Some(json!({ "role": old })), None))
-        .await?;
+    sqlx::query(
+        "UPDATE api_tokens SET revoked_at = now() WHERE workspace_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(member.workspace_id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut *tx,
+        &member,
+        Entry::ok("member.removed", "user", user_id).change(Some(json!({ "role": old })), None),
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -60,7 +60,11 @@ fn relying_party(state: &AppState) -> ApiResult<&Webauthn> {
 }
 
 fn webauthn_refused(e: impl std::fmt::Display) -> ApiError {
-    ApiError::BadRequest { code: "passkey_refused", message: format!("The passkey was not accepted: {e}"), field: Some("credential".into()) }
+    ApiError::BadRequest {
+        code: "passkey_refused",
+        message: format!("The passkey was not accepted: {e}"),
+        field: Some("credential".into()),
+    }
 }
 
 /// Begin registering a passkey for the signed-in user.
@@ -81,9 +85,14 @@ pub async fn register_start(
     let (options, registration) = relying_party(&state)?
         .start_passkey_registration(user.id.0, &user.email, display_name(user), Some(exclude))
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("webauthn: {e}")))?;
-    let ceremony_id =
-        save_ceremony(&state.db, user.id, Ceremony::Register, serde_json::to_value(&registration).map_err(anyhow::Error::from)?, Some(&name))
-            .await?;
+    let ceremony_id = save_ceremony(
+        &state.db,
+        user.id,
+        Ceremony::Register,
+        serde_json::to_value(&registration).map_err(anyhow::Error::from)?,
+        Some(&name),
+    )
+    .await?;
     Ok(Json(CeremonyStart { ceremony_id, options: serde_json::to_value(options).map_err(anyhow::Error::from)? }))
 }
 
@@ -107,7 +116,8 @@ pub async fn register_finish(
         return Err(ApiError::validation("ceremony_id", "Unknown or expired ceremony; start again."));
     }
     let registration: PasskeyRegistration = serde_json::from_value(saved).map_err(anyhow::Error::from)?;
-    let passkey = relying_party(&state)?.finish_passkey_registration(&req.credential, &registration).map_err(webauthn_refused)?;
+    let passkey =
+        relying_party(&state)?.finish_passkey_registration(&req.credential, &registration).map_err(webauthn_refused)?;
     let view: PasskeyView = sqlx::query_as(
         "INSERT INTO passkeys (id, user_id, credential_id, name, passkey) VALUES ($1,$2,$3,$4,$5) \
          RETURNING id, name, created_at, last_used_at",
@@ -137,7 +147,11 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiRes
 /// Remove one of the signed-in user's passkeys.
 #[utoipa::path(delete, path = "/api/auth/passkeys/{id}", tag = "passkeys",
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, principal: Principal, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
     let gone = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(principal.user.id)
@@ -171,9 +185,14 @@ pub async fn login_start(State(state): State<AppState>, Json(req): Json<LoginSta
     let (options, authentication) = relying_party(&state)?
         .start_passkey_authentication(&passkeys)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("webauthn: {e}")))?;
-    let ceremony_id =
-        save_ceremony(&state.db, user_id, Ceremony::Authenticate, serde_json::to_value(&authentication).map_err(anyhow::Error::from)?, None)
-            .await?;
+    let ceremony_id = save_ceremony(
+        &state.db,
+        user_id,
+        Ceremony::Authenticate,
+        serde_json::to_value(&authentication).map_err(anyhow::Error::from)?,
+        None,
+    )
+    .await?;
     Ok(Json(CeremonyStart { ceremony_id, options: serde_json::to_value(options).map_err(anyhow::Error::from)? }))
 }
 
@@ -192,8 +211,9 @@ pub async fn login_finish(
         return Err(ApiError::validation("ceremony_id", "Unknown or expired ceremony; start again."));
     };
     let authentication: PasskeyAuthentication = serde_json::from_value(saved).map_err(anyhow::Error::from)?;
-    let result =
-        relying_party(&state)?.finish_passkey_authentication(&req.credential, &authentication).map_err(webauthn_refused)?;
+    let result = relying_party(&state)?
+        .finish_passkey_authentication(&req.credential, &authentication)
+        .map_err(webauthn_refused)?;
     // Keep the stored credential's counter and backup state current.
     for (id, mut passkey) in passkeys_of(&state.db, user_id).await? {
         if passkey.cred_id() == result.cred_id() {

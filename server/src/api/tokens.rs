@@ -85,8 +85,12 @@ pub async fn create(
     .bind(hash_secret(&token))
     .execute(&mut *tx)
     .await?;
-    audit::record(&mut *tx, &member, Entry::ok("token.created", "token", id).change(None, Some(serde_json::json!({ "name": name }))))
-        .await?;
+    audit::record(
+        &mut *tx,
+        &member,
+        Entry::ok("token.created", "token", id).change(None, Some(serde_json::json!({ "name": name }))),
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(CreatedToken { id, name, token })))
 }

@@ -56,12 +56,13 @@ pub async fn create(
     }
     let id = WorkspaceId::new();
     let mut tx = state.db.begin().await?;
-    let inserted = sqlx::query("INSERT INTO workspaces (id, slug, name) VALUES ($1, $2, $3) ON CONFLICT (slug) DO NOTHING")
-        .bind(id)
-        .bind(&req.slug)
-        .bind(name)
-        .execute(&mut *tx)
-        .await?;
+    let inserted =
+        sqlx::query("INSERT INTO workspaces (id, slug, name) VALUES ($1, $2, $3) ON CONFLICT (slug) DO NOTHING")
+            .bind(id)
+            .bind(&req.slug)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
     if inserted.rows_affected() == 0 {
         return Err(ApiError::Conflict { code: "slug_taken", message: "That slug is already used.".into() });
     }

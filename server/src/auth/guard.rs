@@ -52,11 +52,7 @@ impl RequestMeta {
     pub fn from_parts(parts: &Parts) -> Self {
         Self {
             ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
-            request_id: parts
-                .headers
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            request_id: parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned),
         }
     }
 }
@@ -155,10 +151,8 @@ impl FromRequestParts<AppState> for Member {
         let params = axum::extract::Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::NotFound)?;
-        let workspace_id: WorkspaceId = params
-            .get("workspace_id")
-            .and_then(|raw| raw.parse().ok())
-            .ok_or(ApiError::NotFound)?;
+        let workspace_id: WorkspaceId =
+            params.get("workspace_id").and_then(|raw| raw.parse().ok()).ok_or(ApiError::NotFound)?;
         Self::resolve(state, principal, workspace_id).await
     }
 }
@@ -166,10 +160,10 @@ impl FromRequestParts<AppState> for Member {
 impl Member {
     /// The principal's membership in `workspace_id`, or 404.
     pub async fn resolve(state: &AppState, principal: Principal, workspace_id: WorkspaceId) -> ApiResult<Self> {
-        if let AuthMethod::ApiToken { workspace_id: token_ws, .. } = principal.auth {
-            if token_ws != workspace_id {
-                return Err(ApiError::NotFound);
-            }
+        if let AuthMethod::ApiToken { workspace_id: token_ws, .. } = principal.auth
+            && token_ws != workspace_id
+        {
+            return Err(ApiError::NotFound);
         }
         let role: Option<Role> =
             sqlx::query_scalar("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")

@@ -79,7 +79,5 @@ pub async fn take_ceremony(
 pub async fn passkeys_of(db: &PgPool, user_id: UserId) -> anyhow::Result<Vec<(Uuid, Passkey)>> {
     let rows: Vec<(Uuid, serde_json::Value)> =
         sqlx::query_as("SELECT id, passkey FROM passkeys WHERE user_id = $1").bind(user_id).fetch_all(db).await?;
-    rows.into_iter()
-        .map(|(id, json)| Ok((id, serde_json::from_value(json)?)))
-        .collect()
+    rows.into_iter().map(|(id, json)| Ok((id, serde_json::from_value(json)?))).collect()
 }
