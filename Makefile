@@ -181,7 +181,7 @@ test-browser: services web build ## Browser tests (Chromium via playwright-core)
 	$(call banner,browser tests)
 	cd tests/browser && $(NPM) ci --no-audit --no-fund && $(NPM) test
 
-clean-test-dbs: ## Drop leftover test databases (sb_test_*, sb_browser_*)
+clean-test-dbs: ## Drop leftover test databases (sb_test_*, sb_browser_*); not while tests run
 	@psql -h $(PG_HOST) -U postgres -d postgres -Atc \
 	  "SELECT datname FROM pg_database WHERE datname LIKE 'sb\_test\_%' OR datname LIKE 'sb\_browser\_%'" | \
 	while read -r db; do \
