@@ -7,6 +7,7 @@
 
 pub mod ids;
 pub mod phone;
+pub mod twilio;
 
 pub use ids::{UserId, WorkspaceId};
 pub use phone::E164;
