@@ -2,3 +2,5 @@
 //! outcome classification, webhook signatures, and segment counting.
 
 pub mod resource;
+pub mod segments;
+pub mod signature;
