@@ -28,6 +28,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Run the Twilio-compatible simulator (no database needed). With no configuration it
+    /// serves one demo account and prints its Account SID and auth token.
+    Sim(switchboard_loadtests::cli::SimArgs),
 }
 
 #[derive(Subcommand)]
@@ -75,9 +78,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Sim(args) = command {
+        // The simulator needs none of the server's configuration (no database, no secrets).
+        return sim(args).await;
+    }
     let config = Config::load()?;
     telemetry::init_logging(config.log_format);
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::Serve => App::build(config).await?.run(startup::shutdown_signal()).await,
         Command::Migrate => {
             let pool = db::connect(&config.database_url).await?;
@@ -93,6 +101,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db::migrate(&pool).await?;
             commands::seed_demo(&pool).await
         }
+        Command::Sim(args) => sim(args).await,
         Command::User(cmd) => {
             let pool = db::connect(&config.database_url).await?;
             db::migrate(&pool).await?;
@@ -109,4 +118,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn sim(args: switchboard_loadtests::cli::SimArgs) -> anyhow::Result<()> {
+    telemetry::init_logging(switchboard_server::config::LogFormat::Pretty);
+    Ok(switchboard_loadtests::cli::run(args, startup::shutdown_signal()).await?)
 }

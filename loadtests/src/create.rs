@@ -71,7 +71,7 @@ pub async fn create(
     };
     match result {
         Ok(message) => {
-            let resource = message.resource_at(message.created_ms);
+            let resource = message.created_resource();
             (StatusCode::CREATED, Json(resource)).into_response()
         }
         Err(error) => {

@@ -120,8 +120,18 @@ impl Message {
         format!("/2010-04-01/Accounts/{}/Messages/{}.json", self.account_sid, self.sid)
     }
 
+    /// The resource as create answers it: always the initial status.
+    pub fn created_resource(&self) -> MessageResource {
+        self.resource(self.initial_status(), self.created_ms)
+    }
+
+    /// The resource as a fetch at `now_ms` sees it.
     pub fn resource_at(&self, now_ms: i64) -> MessageResource {
         let (status, since) = self.status_at(now_ms);
+        self.resource(status, since)
+    }
+
+    fn resource(&self, status: MessageStatus, since: i64) -> MessageResource {
         let reached_carrier = matches!(
             status,
             MessageStatus::Sent | MessageStatus::Delivered | MessageStatus::Undelivered | MessageStatus::Received
