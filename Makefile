@@ -36,7 +36,7 @@ WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) \
 WEB_STAMP   := web/node_modules/.package-lock.json
 
 .PHONY: help run test services postgres redis web web-check build fmt fmt-check clippy \
-        test-rust test-browser clean-test-dbs
+        test-rust test-browser clean-test-dbs loadtests-setup bench-sim
 
 help: ## Show this list
 	@echo "Switchboard — make targets:"
@@ -164,7 +164,17 @@ clippy:
 	  $(CARGO) clippy --workspace --all-targets -- -D warnings; \
 	else echo "clippy is not installed; skipping lints"; fi
 
-test-rust: services ## Rust unit and integration tests (nextest when installed)
+# The official Twilio Python library (venv) and Twilio's OpenAPI spec (npm) that the agreement
+# tests (tests/twilio_official.rs, tests/twilio_spec.rs) read; both scripts are no-ops when set up.
+loadtests-setup: ## Venv with twilio==9.13.0 and Twilio's OpenAPI spec (npm ci) for the agreement tests
+	$(call banner,loadtests setup (Python venv, Twilio spec))
+	bash loadtests/official/setup.sh
+	bash loadtests/spec/setup.sh
+
+bench-sim: ## Simulator bare capacity with wrk; updates docs/benchmarks.md
+	loadtests/bench-sim.sh
+
+test-rust: services loadtests-setup ## Rust unit and integration tests (nextest when installed)
 	$(call banner,cargo build --workspace)
 	$(CARGO) build --workspace
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
