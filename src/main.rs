@@ -79,10 +79,11 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve);
-    if let Command::Sim(args) = command {
+    let command = match command {
         // The simulator needs none of the server's configuration (no database, no secrets).
-        return sim(args).await;
-    }
+        Command::Sim(args) => return sim(args).await,
+        other => other,
+    };
     let config = Config::load()?;
     telemetry::init_logging(config.log_format);
     match command {

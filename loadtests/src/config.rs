@@ -246,7 +246,7 @@ impl SimConfig {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
-        if !(self.default_mps > 0.0) {
+        if self.default_mps.is_nan() || self.default_mps <= 0.0 {
             return bad("default_mps must be positive".into());
         }
         for a in &self.accounts {
@@ -254,7 +254,7 @@ impl SimConfig {
                 return bad(format!("account sid {:?} is not AC + 32 hex", a.sid));
             }
             for n in &a.numbers {
-                if n.mps.is_some_and(|m| !(m > 0.0)) {
+                if n.mps.is_some_and(|m| m.is_nan() || m <= 0.0) {
                     return bad(format!("number {}: mps must be positive", n.number));
                 }
             }

@@ -85,9 +85,9 @@ fn accept(state: &Arc<SimState>, account: &Account, p: CreateParams) -> Result<A
     let raw_to = p.to.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
         ApiError::bad_request(21604, "A 'To' phone number is required.")
     })?;
-    let to = E164::parse(&raw_to)
-        .map_err(|_| ApiError::bad_request(21211, format!("The 'To' number {raw_to} is not a valid phone number.")))?;
-    let to = to.as_str().to_owned();
+    let to = state
+        .parse_to(&raw_to)
+        .ok_or_else(|| ApiError::bad_request(21211, format!("The 'To' number {raw_to} is not a valid phone number.")))?;
     let from = sender(account, p.from.as_deref(), p.service.as_deref(), &to)?;
     let body = p.body.unwrap_or_default();
     if body.is_empty() && p.media.is_empty() {
@@ -132,7 +132,10 @@ fn accept(state: &Arc<SimState>, account: &Account, p: CreateParams) -> Result<A
     let mps = number.map_or(state.default_mps, |n| n.mps);
     // Reserve the message's turn on its From's queue, and count it against the daily cap.
     let (send_ms, over_daily_cap) = {
-        let mut queue = state.senders.entry(from.clone()).or_default();
+        let mut queue = match state.senders.get_mut(&from) {
+            Some(queue) => queue,
+            None => state.senders.entry(from.clone()).or_default(),
+        };
         let start = queue.next_free_ms.max(now as f64);
         let cost_ms = num_segments as f64 / mps * 1000.0;
         if start + cost_ms - now as f64 > state.max_queue_ms {
@@ -204,7 +207,12 @@ fn accept(state: &Arc<SimState>, account: &Account, p: CreateParams) -> Result<A
 fn sender(account: &Account, from: Option<&str>, service: Option<&str>, to: &str) -> Result<String, ApiError> {
     let from = from.map(str::trim).filter(|f| !f.is_empty());
     if let Some(raw) = from {
-        let parsed = E164::parse(raw).map(|e| e.as_str().to_owned()).unwrap_or_else(|_| raw.to_owned());
+        // Most callers send E.164 already: look it up before paying for a parse.
+        let parsed = if account.numbers.contains_key(raw) {
+            raw.to_owned()
+        } else {
+            E164::parse(raw).map(|e| e.as_str().to_owned()).unwrap_or_else(|_| raw.to_owned())
+        };
         if !account.numbers.contains_key(&parsed) {
             let message = format!(
                 "The From phone number {raw} is not a valid, SMS-capable inbound phone number or short code for your account."

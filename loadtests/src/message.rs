@@ -83,7 +83,7 @@ pub struct RecordEntry {
 }
 
 pub fn rfc2822(ms: i64) -> Option<String> {
-    DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.format("%a, %d %b %Y %H:%M:%S +0000").to_string())
+    DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.to_rfc2822())
 }
 
 impl Message {
@@ -144,13 +144,15 @@ impl Message {
         let priced = reached_carrier && status != MessageStatus::Sent;
         let uri = self.uri();
         let media = format!("{}/Media.json", uri.trim_end_matches(".json"));
+        let date_created = rfc2822(self.created_ms);
+        let date_updated = if since == self.created_ms { date_created.clone() } else { rfc2822(since) };
         MessageResource {
             account_sid: self.account_sid.clone(),
             api_version: API_VERSION.to_owned(),
             body: self.body.clone(),
-            date_created: rfc2822(self.created_ms),
+            date_created,
             date_sent,
-            date_updated: rfc2822(since),
+            date_updated,
             direction: self.direction.as_str().to_owned(),
             error_code: if status.is_final() { self.outcome.error_code.map(i64::from) } else { None },
             error_message: None,

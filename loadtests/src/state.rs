@@ -2,14 +2,13 @@
 //! opt-outs, replies and counters. Everything on the create path is sharded (DashMap) or atomic;
 //! there is no global lock a create waits on.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use dashmap::DashMap;
 use serde::Serialize;
+use switchboard_sender::E164;
 
 use crate::config::{AccountConfig, Behaviour, SimConfig};
 use crate::dispatch::Dispatcher;
@@ -78,6 +77,16 @@ pub struct Stats {
     pub opt_outs: usize,
 }
 
+/// DashMaps hashed with foldhash: SipHash showed up in profiles of the create path.
+pub type FastMap<K, V> = dashmap::DashMap<K, V, foldhash::fast::RandomState>;
+
+fn fast_map<K: Eq + std::hash::Hash, V>() -> FastMap<K, V> {
+    FastMap::with_hasher(foldhash::fast::RandomState::default())
+}
+
+/// How many distinct raw recipient strings keep their parse result (see `SimState::parse_to`).
+const PARSED_RECIPIENTS_KEPT: usize = 200_000;
+
 pub struct SimState {
     pub seed: u64,
     pub accounts: HashMap<String, Account>,
@@ -88,24 +97,25 @@ pub struct SimState {
     pub non_mobile: HashSet<String>,
     pub geo_blocked_prefixes: Vec<String>,
     behaviour: RwLock<Arc<Behaviour>>,
-    pub messages: DashMap<String, Arc<Message>>,
-    pub senders: DashMap<String, SenderQueue>,
-    pub pairs: DashMap<u64, VecDeque<i64>>,
+    pub messages: FastMap<String, Arc<Message>>,
+    pub senders: FastMap<String, SenderQueue>,
+    pub pairs: FastMap<u64, VecDeque<i64>>,
     /// (our number, recipient) pairs that texted STOP.
-    pub opt_outs: DashMap<u64, ()>,
+    pub opt_outs: FastMap<u64, ()>,
+    /// Raw `To` → its E.164 form (None: invalid). phonenumber's parse dominated the create
+    /// path's profile; results are exact, kept for up to `PARSED_RECIPIENTS_KEPT` strings.
+    parsed_recipients: FastMap<String, Option<String>>,
     pub replies: Mutex<Vec<ReplyEntry>>,
-    pub rejections: DashMap<i64, AtomicU64>,
+    pub rejections: FastMap<i64, AtomicU64>,
     pub counters: Counters,
     pub message_seq: AtomicU64,
     pub request_seq: AtomicU64,
     pub dispatcher: Dispatcher,
 }
 
-/// A 64-bit key for an ordered pair of numbers.
+/// A 64-bit key for an ordered pair of numbers (fixed seed: the same in every run).
 pub fn pair_key(a: &str, b: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    (a, b).hash(&mut h);
-    h.finish()
+    foldhash::quality::FixedState::with_seed(0x5041_4952).hash_one((a, b))
 }
 
 impl SimState {
@@ -122,12 +132,13 @@ impl SimState {
             geo_blocked_prefixes: config.geo_blocked_prefixes.clone(),
             dispatcher: Dispatcher::new(&config.behaviour.callbacks),
             behaviour: RwLock::new(Arc::new(config.behaviour.clone())),
-            messages: DashMap::new(),
-            senders: DashMap::new(),
-            pairs: DashMap::new(),
-            opt_outs: DashMap::new(),
+            messages: fast_map(),
+            senders: fast_map(),
+            pairs: fast_map(),
+            opt_outs: fast_map(),
+            parsed_recipients: fast_map(),
             replies: Mutex::new(Vec::new()),
-            rejections: DashMap::new(),
+            rejections: fast_map(),
             counters: Counters::default(),
             message_seq: AtomicU64::new(0),
             request_seq: AtomicU64::new(0),
@@ -159,6 +170,18 @@ impl SimState {
             return;
         }
         self.rejections.entry(code).or_default().fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `raw` in E.164, or None when phonenumber finds it invalid.
+    pub fn parse_to(&self, raw: &str) -> Option<String> {
+        if let Some(known) = self.parsed_recipients.get(raw) {
+            return known.clone();
+        }
+        let parsed = E164::parse(raw).ok().map(|e| e.as_str().to_owned());
+        if self.parsed_recipients.len() < PARSED_RECIPIENTS_KEPT {
+            self.parsed_recipients.insert(raw.to_owned(), parsed.clone());
+        }
+        parsed
     }
 
     pub fn is_opted_out(&self, our_number: &str, recipient: &str) -> bool {
