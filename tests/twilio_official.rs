@@ -54,7 +54,12 @@ fn cases() -> Vec<(&'static str, &'static str, Params)> {
         (
             "0123456789abcdef0123456789abcdef",
             "https://switchboard.example.com/webhooks/twilio/status?workspace=w1",
-            params(&[("MessageSid", "SM1"), ("MessageStatus", "delivered"), ("To", "+14155552671"), ("From", "+12015550100")]),
+            params(&[
+                ("MessageSid", "SM1"),
+                ("MessageStatus", "delivered"),
+                ("To", "+14155552671"),
+                ("From", "+12015550100"),
+            ]),
         ),
         (
             "tok",
@@ -77,8 +82,7 @@ fn as_json(p: &Params) -> Value {
 #[test]
 fn what_the_official_library_signs_we_accept_and_tampering_we_refuse() {
     let cases = cases();
-    let request =
-        json!({ "sign": cases.iter().map(|(t, u, p)| json!({"token": t, "url": u, "params": as_json(p)})).collect::<Vec<_>>() });
+    let request = json!({ "sign": cases.iter().map(|(t, u, p)| json!({"token": t, "url": u, "params": as_json(p)})).collect::<Vec<_>>() });
     let signatures = official(&request)["signatures"].as_array().unwrap().clone();
     assert_eq!(signatures[0], "RSOYDt4T1cUTdK1PDd93/VVr8B8=", "the official vector");
     for ((token, url, p), official_sig) in cases.iter().zip(&signatures) {
@@ -159,13 +163,20 @@ async fn the_official_library_validates_the_simulators_callbacks_and_replies() {
             ("Body", "Hello from the simulator".to_owned()),
             ("StatusCallback", format!("{base}/status?campaign={i}&x=%20y")),
         ];
-        let r = client.post(sim.messages_url(0)).basic_auth(&account.sid, Some(&account.auth_token)).form(&form).send().await.unwrap();
+        let r = client
+            .post(sim.messages_url(0))
+            .basic_auth(&account.sid, Some(&account.auth_token))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 201);
     }
     let mut hooks = Vec::new();
     for _ in 0..100 {
         hooks = seen.lock().unwrap().clone();
-        let finals = hooks.iter().filter(|(_, p, _)| p.iter().any(|(k, v)| k == "MessageStatus" && v != "sent")).count();
+        let finals =
+            hooks.iter().filter(|(_, p, _)| p.iter().any(|(k, v)| k == "MessageStatus" && v != "sent")).count();
         let inbound = hooks.iter().filter(|(u, _, _)| u.contains("/inbound")).count();
         if finals == 4 && inbound >= 1 {
             break;

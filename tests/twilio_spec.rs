@@ -77,7 +77,8 @@ fn operation<'a>(spec: &'a Value, id: &str) -> &'a Value {
 #[test]
 fn the_create_parameters_we_interpret_are_twilios() {
     let spec = spec();
-    let body = &operation(&spec, "CreateMessage")["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"];
+    let body =
+        &operation(&spec, "CreateMessage")["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"];
     let documented: BTreeSet<&str> = body["properties"].as_object().unwrap().keys().map(String::as_str).collect();
     for name in switchboard_loadtests::create::INTERPRETED_PARAMS {
         assert!(documented.contains(name), "{name} is not a CreateMessage parameter");
@@ -98,7 +99,12 @@ async fn created_fetched_and_listed_messages_match_the_spec() {
     let auth = |r: reqwest::RequestBuilder| r.basic_auth(&account.sid, Some(&account.auth_token));
     let mut sids = Vec::new();
     let service = account.messaging_services[0].sid.as_str();
-    for (i, sender) in [("From", account.numbers[0].number.as_str()), ("MessagingServiceSid", service)].iter().cycle().take(6).enumerate() {
+    for (i, sender) in [("From", account.numbers[0].number.as_str()), ("MessagingServiceSid", service)]
+        .iter()
+        .cycle()
+        .take(6)
+        .enumerate()
+    {
         let to = format!("+1415555{:04}", 2671 + i);
         let form = [("To", to.as_str()), *sender, ("Body", "Spec check ✓"), ("MediaUrl", "https://example.com/a.png")];
         let r = auth(client.post(sim.messages_url(0))).form(&form).send().await.unwrap();
@@ -113,7 +119,8 @@ async fn created_fetched_and_listed_messages_match_the_spec() {
         let fetched: Value = auth(client.get(url)).send().await.unwrap().json().await.unwrap();
         check_message(&spec, &fetched);
     }
-    let page: Value = auth(client.get(format!("{}?PageSize=4", sim.messages_url(0)))).send().await.unwrap().json().await.unwrap();
+    let page: Value =
+        auth(client.get(format!("{}?PageSize=4", sim.messages_url(0)))).send().await.unwrap().json().await.unwrap();
     let list_schema =
         &operation(&spec, "ListMessage")["responses"]["200"]["content"]["application/json"]["schema"]["properties"];
     for (name, schema) in list_schema.as_object().unwrap() {

@@ -231,8 +231,14 @@ impl SimConfig {
         AccountConfig {
             sid: format!("AC{}", ids::hex128(seed, 0xAC)),
             auth_token: ids::hex128(seed, 0x70),
-            api_keys: vec![ApiKeyConfig { sid: format!("SK{}", ids::hex128(seed, 0x5C)), secret: ids::hex128(seed, 0x5E) }],
-            numbers: numbers.iter().map(|n| NumberConfig { number: n.clone(), mps: None, daily_cap: None, inbound_url: None }).collect(),
+            api_keys: vec![ApiKeyConfig {
+                sid: format!("SK{}", ids::hex128(seed, 0x5C)),
+                secret: ids::hex128(seed, 0x5E),
+            }],
+            numbers: numbers
+                .iter()
+                .map(|n| NumberConfig { number: n.clone(), mps: None, daily_cap: None, inbound_url: None })
+                .collect(),
             messaging_services: vec![MessagingServiceConfig { sid: format!("MG{}", ids::hex128(seed, 0x36)), numbers }],
             inbound_url: None,
             max_concurrent_requests: None,
@@ -273,9 +279,12 @@ pub fn validate_behaviour(b: &Behaviour) -> Result<(), ConfigError> {
         f.error_500_rate + f.error_503_rate + f.error_429_rate,
     ];
     let all = single.iter().chain(&groups).chain(c.error_rates.values());
-    let each = [r.stop_rate, r.start_rate, r.help_rate, r.text_rate, f.error_500_rate, f.error_503_rate, f.error_429_rate];
+    let each =
+        [r.stop_rate, r.start_rate, r.help_rate, r.text_rate, f.error_500_rate, f.error_503_rate, f.error_429_rate];
     if all.chain(&each).any(|p| !(0.0..=1.0).contains(p)) {
-        return Err(ConfigError::Invalid("rates are probabilities between 0 and 1, and each group sums to at most 1".into()));
+        return Err(ConfigError::Invalid(
+            "rates are probabilities between 0 and 1, and each group sums to at most 1".into(),
+        ));
     }
     Ok(())
 }

@@ -38,7 +38,9 @@ pub async fn get_config(State(state): State<Arc<SimState>>) -> Response {
 pub async fn set_config(State(state): State<Arc<SimState>>, body: axum::body::Bytes) -> Response {
     let update: BehaviourUpdate = match serde_json::from_slice(&body) {
         Ok(u) => u,
-        Err(e) => return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": e.to_string() }))).into_response(),
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": e.to_string() }))).into_response();
+        }
     };
     match apply_update(&state, update) {
         Ok(behaviour) => Json(behaviour).into_response(),
@@ -60,7 +62,9 @@ pub struct InboundRequest {
 pub async fn inbound(State(state): State<Arc<SimState>>, body: axum::body::Bytes) -> Response {
     let request: InboundRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": e.to_string() }))).into_response(),
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": e.to_string() }))).into_response();
+        }
     };
     let Some(account) = state.accounts.values().find(|a| a.numbers.contains_key(&request.to)) else {
         let error = format!("{} is not a number of any simulated account", request.to);

@@ -82,12 +82,12 @@ pub async fn create(
 }
 
 fn accept(state: &Arc<SimState>, account: &Account, p: CreateParams) -> Result<Arc<Message>, ApiError> {
-    let raw_to = p.to.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
-        ApiError::bad_request(21604, "A 'To' phone number is required.")
+    let raw_to =
+        p.to.filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| ApiError::bad_request(21604, "A 'To' phone number is required."))?;
+    let to = state.parse_to(&raw_to).ok_or_else(|| {
+        ApiError::bad_request(21211, format!("The 'To' number {raw_to} is not a valid phone number."))
     })?;
-    let to = state
-        .parse_to(&raw_to)
-        .ok_or_else(|| ApiError::bad_request(21211, format!("The 'To' number {raw_to} is not a valid phone number.")))?;
     let from = sender(account, p.from.as_deref(), p.service.as_deref(), &to)?;
     let body = p.body.unwrap_or_default();
     if body.is_empty() && p.media.is_empty() {
@@ -108,7 +108,9 @@ fn accept(state: &Arc<SimState>, account: &Account, p: CreateParams) -> Result<A
         None => None,
         Some(v) => match v.trim().parse::<i64>() {
             Ok(s) if (1..=36_000).contains(&s) => Some(s),
-            Ok(_) => return Err(ApiError::bad_request(90007, "Invalid validity period value: between 1 and 36000 seconds.")),
+            Ok(_) => {
+                return Err(ApiError::bad_request(90007, "Invalid validity period value: between 1 and 36000 seconds."));
+            }
             Err(_) => return Err(ApiError::bad_request(90014, "Validity Period should be positive integer.")),
         },
     };
@@ -116,7 +118,9 @@ fn accept(state: &Arc<SimState>, account: &Account, p: CreateParams) -> Result<A
         return Err(ApiError::bad_request(21266, "'To' and 'From' number cannot be the same."));
     }
     if state.geo_blocked_prefixes.iter().any(|prefix| to.starts_with(prefix.as_str())) {
-        let message = format!("Permission to send an SMS has not been enabled for the region indicated by the 'To' number: {to}.");
+        let message = format!(
+            "Permission to send an SMS has not been enabled for the region indicated by the 'To' number: {to}."
+        );
         return Err(ApiError::bad_request(21408, message));
     }
     if state.non_mobile.contains(&to) {
@@ -139,7 +143,10 @@ fn accept(state: &Arc<SimState>, account: &Account, p: CreateParams) -> Result<A
         let start = queue.next_free_ms.max(now as f64);
         let cost_ms = num_segments as f64 / mps * 1000.0;
         if start + cost_ms - now as f64 > state.max_queue_ms {
-            return Err(ApiError::bad_request(21611, "This 'From' number has exceeded the maximum number of queued messages."));
+            return Err(ApiError::bad_request(
+                21611,
+                "This 'From' number has exceeded the maximum number of queued messages.",
+            ));
         }
         queue.next_free_ms = start + cost_ms;
         let day = now.div_euclid(86_400_000);

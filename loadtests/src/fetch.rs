@@ -57,7 +57,7 @@ pub async fn list(
         .filter(|m| to.as_ref().is_none_or(|t| *t == m.to) && from.as_ref().is_none_or(|f| *f == m.from))
         .map(|m| m.value().clone())
         .collect();
-    matching.sort_unstable_by(|a, b| b.seq.cmp(&a.seq));
+    matching.sort_unstable_by_key(|m| std::cmp::Reverse(m.seq));
     let now = lifecycle::now_ms();
     let start = page.saturating_mul(page_size);
     let messages: Vec<_> = matching.iter().skip(start).take(page_size).map(|m| m.resource_at(now)).collect();

@@ -30,7 +30,11 @@ impl Drop for Admitted<'_> {
 }
 
 /// Runs the gate for a request on `account_sid`'s resources.
-pub async fn admit<'a>(state: &'a Arc<SimState>, account_sid: &str, headers: &HeaderMap) -> Result<Admitted<'a>, ApiError> {
+pub async fn admit<'a>(
+    state: &'a Arc<SimState>,
+    account_sid: &str,
+    headers: &HeaderMap,
+) -> Result<Admitted<'a>, ApiError> {
     let faults = state.behaviour().faults.clone();
     let mut rng = (faults != Default::default())
         .then(|| ids::rng(state.seed, FAULT_SALT, state.request_seq.fetch_add(1, Ordering::Relaxed)));
@@ -53,10 +57,18 @@ pub async fn admit<'a>(state: &'a Arc<SimState>, account_sid: &str, headers: &He
         }
         let draw: f64 = rng.random();
         if draw < faults.error_500_rate {
-            return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 20500, "An internal server error has occurred"));
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                20500,
+                "An internal server error has occurred",
+            ));
         }
         if draw < faults.error_500_rate + faults.error_503_rate {
-            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, 20503, "Service is unavailable. Please try again"));
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                20503,
+                "Service is unavailable. Please try again",
+            ));
         }
         if draw < faults.error_500_rate + faults.error_503_rate + faults.error_429_rate {
             return Err(ApiError::too_many_requests());
@@ -73,7 +85,10 @@ fn authenticate<'a>(state: &'a SimState, account_sid: &str, headers: &HeaderMap)
     let valid = if user == account.sid {
         constant_time_eq(password.as_bytes(), account.auth_token.as_bytes())
     } else {
-        account.api_keys.iter().any(|(sid, secret)| *sid == user && constant_time_eq(password.as_bytes(), secret.as_bytes()))
+        account
+            .api_keys
+            .iter()
+            .any(|(sid, secret)| *sid == user && constant_time_eq(password.as_bytes(), secret.as_bytes()))
     };
     if valid { Ok(account) } else { Err(ApiError::unauthenticated()) }
 }

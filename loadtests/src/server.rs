@@ -30,7 +30,8 @@ impl Simulator {
     /// [`SimHandle::stop`] or the handle is dropped.
     pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         config.validate()?;
-        let listener = TcpListener::bind(config.bind).await.map_err(|source| SimError::Bind { addr: config.bind, source })?;
+        let listener =
+            TcpListener::bind(config.bind).await.map_err(|source| SimError::Bind { addr: config.bind, source })?;
         let addr = listener.local_addr().map_err(|source| SimError::Bind { addr: config.bind, source })?;
         let state = Arc::new(SimState::new(&config));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -142,12 +143,8 @@ impl Drop for SimHandle {
 }
 
 pub(crate) fn record_of(state: &SimState) -> Vec<RecordEntry> {
-    let mut entries: Vec<RecordEntry> = state
-        .messages
-        .iter()
-        .filter(|m| m.direction == Direction::OutboundApi)
-        .map(|m| m.record_entry())
-        .collect();
+    let mut entries: Vec<RecordEntry> =
+        state.messages.iter().filter(|m| m.direction == Direction::OutboundApi).map(|m| m.record_entry()).collect();
     entries.sort_unstable_by_key(|e| e.seq);
     entries
 }

@@ -259,7 +259,11 @@ fn account(a: AccountConfig, config: &SimConfig) -> Account {
             .numbers
             .iter()
             .map(|n| {
-                let number = Number { mps: n.mps.unwrap_or(config.default_mps), daily_cap: n.daily_cap, inbound_url: n.inbound_url.clone() };
+                let number = Number {
+                    mps: n.mps.unwrap_or(config.default_mps),
+                    daily_cap: n.daily_cap,
+                    inbound_url: n.inbound_url.clone(),
+                };
                 (n.number.clone(), number)
             })
             .collect(),

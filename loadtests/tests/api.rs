@@ -27,7 +27,8 @@ async fn bad_credentials_are_401_with_code_20003() {
     assert_eq!(wrong.create(&params).await.0, StatusCode::UNAUTHORIZED);
 
     // Right credentials, another account's path.
-    let other_path = Api { url: api.url.replace(&account(&sim).sid, &format!("AC{}", "0".repeat(32))), ..Api::new(&sim) };
+    let other_path =
+        Api { url: api.url.replace(&account(&sim).sid, &format!("AC{}", "0".repeat(32))), ..Api::new(&sim) };
     let (status, body) = other_path.create(&params).await;
     assert_eq!((status, body["code"].as_i64()), (StatusCode::UNAUTHORIZED, Some(20003)));
 
@@ -98,9 +99,26 @@ async fn created_message_has_twilios_exact_shape() {
     assert_eq!(
         keys,
         [
-            "account_sid", "api_version", "body", "date_created", "date_sent", "date_updated", "direction", "error_code",
-            "error_message", "from", "messaging_service_sid", "num_media", "num_segments", "price", "price_unit", "sid",
-            "status", "subresource_uris", "to", "uri"
+            "account_sid",
+            "api_version",
+            "body",
+            "date_created",
+            "date_sent",
+            "date_updated",
+            "direction",
+            "error_code",
+            "error_message",
+            "from",
+            "messaging_service_sid",
+            "num_media",
+            "num_segments",
+            "price",
+            "price_unit",
+            "sid",
+            "status",
+            "subresource_uris",
+            "to",
+            "uri"
         ]
     );
     let sid = body["sid"].as_str().unwrap();
@@ -168,7 +186,10 @@ async fn fetch_by_sid_and_list_with_filters_and_pages() {
     let (_, page) = api.get(&format!("{}?PageSize=2", api.url)).await;
     let listed: Vec<&str> = page["messages"].as_array().unwrap().iter().map(|m| m["sid"].as_str().unwrap()).collect();
     assert_eq!(listed, [sids[4].as_str(), sids[3].as_str()], "newest first");
-    assert_eq!((page["page"].as_i64(), page["page_size"].as_i64(), page["start"].as_i64()), (Some(0), Some(2), Some(0)));
+    assert_eq!(
+        (page["page"].as_i64(), page["page_size"].as_i64(), page["start"].as_i64()),
+        (Some(0), Some(2), Some(0))
+    );
     let next = page["next_page_uri"].as_str().unwrap();
     let (_, page1) = api.get(&format!("{}{next}", sim.base_url)).await;
     assert_eq!(page1["messages"][0]["sid"], sids[2].as_str());
@@ -269,11 +290,13 @@ async fn injected_errors_are_twilio_shaped_and_change_at_runtime() {
     let params = [("To", TO), ("From", &from(&sim)), ("Body", "hi")];
     sim.set_faults(Faults { error_503_rate: 1.0, ..Default::default() }).unwrap();
     let (status, body) = api.create(&params).await;
-    assert_eq!((status, body["code"].as_i64(), body["status"].as_i64()), (StatusCode::SERVICE_UNAVAILABLE, Some(20503), Some(503)));
+    assert_eq!(
+        (status, body["code"].as_i64(), body["status"].as_i64()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some(20503), Some(503))
+    );
 
-    let set = |json: &str| {
-        reqwest::Client::new().post(format!("{}/sim/config", sim.base_url)).body(json.to_owned()).send()
-    };
+    let set =
+        |json: &str| reqwest::Client::new().post(format!("{}/sim/config", sim.base_url)).body(json.to_owned()).send();
     assert!(set(r#"{"faults":{"error_500_rate":1.0}}"#).await.unwrap().status().is_success());
     let (status, body) = api.create(&params).await;
     assert_eq!((status, body["code"].as_i64()), (StatusCode::INTERNAL_SERVER_ERROR, Some(20500)));
@@ -285,7 +308,10 @@ async fn injected_errors_are_twilio_shaped_and_change_at_runtime() {
 #[tokio::test]
 async fn a_hung_request_does_not_wedge_the_server() {
     let sim = start(|c| c.behaviour.faults.hang_rate = 1.0).await;
-    let api = Api { client: reqwest::Client::builder().timeout(Duration::from_millis(300)).build().unwrap(), ..Api::new(&sim) };
+    let api = Api {
+        client: reqwest::Client::builder().timeout(Duration::from_millis(300)).build().unwrap(),
+        ..Api::new(&sim)
+    };
     let params = [("To", TO), ("From", &from(&sim)), ("Body", "hi")];
     let hung = api.client.post(&api.url).basic_auth(&api.user, Some(&api.password)).form(&params).send().await;
     assert!(hung.unwrap_err().is_timeout());

@@ -27,7 +27,8 @@ async fn status_callbacks_are_signed_complete_and_in_proportion() {
     for i in 0..n {
         let from = &account(&sim).numbers[i % 10].number;
         let to = format!("+1415555{:04}", 2000 + i);
-        let (status, _) = api.create(&[("To", &to), ("From", from), ("Body", "hi"), ("StatusCallback", &callback)]).await;
+        let (status, _) =
+            api.create(&[("To", &to), ("From", from), ("Body", "hi"), ("StatusCallback", &callback)]).await;
         assert_eq!(status, StatusCode::CREATED);
     }
     let got = hooks.wait_for(|h| finals(h) >= n).await;
@@ -99,7 +100,8 @@ async fn callbacks_off_means_none_but_messages_still_progress() {
         api.create(&[("To", TO), ("From", &from(&sim)), ("Body", "hi"), ("StatusCallback", &hooks.url("/s"))]).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(hooks.hooks().is_empty());
-    let (_, fetched) = api.get(&format!("{}/{}.json", api.url.trim_end_matches(".json"), created["sid"].as_str().unwrap())).await;
+    let (_, fetched) =
+        api.get(&format!("{}/{}.json", api.url.trim_end_matches(".json"), created["sid"].as_str().unwrap())).await;
     assert_eq!(fetched["status"], "delivered");
     assert!(fetched["date_sent"].is_string() && fetched["price"].is_string());
 }

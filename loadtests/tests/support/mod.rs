@@ -18,7 +18,8 @@ pub const TO: &str = "+14155552671";
 
 /// A simulator for one test: port 0, fast pacing and callbacks unless the test says otherwise.
 pub async fn start(adjust: impl FnOnce(&mut SimConfig)) -> SimHandle {
-    let mut config = SimConfig { bind: "127.0.0.1:0".parse().unwrap(), seed: 42, default_mps: 1000.0, ..Default::default() };
+    let mut config =
+        SimConfig { bind: "127.0.0.1:0".parse().unwrap(), seed: 42, default_mps: 1000.0, ..Default::default() };
     config.behaviour.callbacks.sent_delay_ms = 10;
     config.behaviour.callbacks.delivery_delay_ms = 20;
     adjust(&mut config);
@@ -43,7 +44,12 @@ pub struct Api {
 impl Api {
     pub fn new(sim: &SimHandle) -> Self {
         let a = account(sim);
-        Self { client: reqwest::Client::new(), url: sim.messages_url(0), user: a.sid.clone(), password: a.auth_token.clone() }
+        Self {
+            client: reqwest::Client::new(),
+            url: sim.messages_url(0),
+            user: a.sid.clone(),
+            password: a.auth_token.clone(),
+        }
     }
 
     pub async fn create(&self, params: &[(&str, &str)]) -> (StatusCode, Value) {
