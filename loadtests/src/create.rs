@@ -109,7 +109,10 @@ fn accept(state: &Arc<SimState>, account: &Account, p: CreateParams) -> Result<A
         Some(v) => match v.trim().parse::<i64>() {
             Ok(s) if (1..=36_000).contains(&s) => Some(s),
             Ok(_) => {
-                return Err(ApiError::bad_request(90007, "Invalid validity period value: between 1 and 36000 seconds."));
+                return Err(ApiError::bad_request(
+                    90007,
+                    "Invalid validity period value: between 1 and 36000 seconds.",
+                ));
             }
             Err(_) => return Err(ApiError::bad_request(90014, "Validity Period should be positive integer.")),
         },
