@@ -33,9 +33,10 @@ pub struct SimArgs {
     /// Delay from "sent" to the final status.
     #[arg(long)]
     pub delivery_delay_ms: Option<u64>,
-    /// Probability of a duplicated callback / of the final callback arriving before "sent".
+    /// Probability that one of a message's callbacks is posted twice.
     #[arg(long)]
     pub duplicate_rate: Option<f64>,
+    /// Probability that the final callback arrives before "sent".
     #[arg(long)]
     pub reorder_rate: Option<f64>,
     /// Ending rates, e.g. `--error-rate 30003=0.01 --error-rate 30007=0.005`.
@@ -44,13 +45,16 @@ pub struct SimArgs {
     /// Where replies from simulated recipients are POSTed.
     #[arg(long)]
     pub inbound_url: Option<String>,
-    /// Reply rates of recipients to delivered messages.
+    /// Share of delivered messages whose recipient replies STOP.
     #[arg(long)]
     pub stop_rate: Option<f64>,
+    /// ... replies START.
     #[arg(long)]
     pub start_rate: Option<f64>,
+    /// ... replies HELP.
     #[arg(long)]
     pub help_rate: Option<f64>,
+    /// ... replies with free text.
     #[arg(long)]
     pub text_rate: Option<f64>,
 }

@@ -82,11 +82,24 @@ pub struct CallbackConfig {
     /// Probability that the final callback is posted before "sent".
     pub reorder_rate: f64,
     /// Error code → probability of a message ending with it (30003–30008 undelivered, 30034
-    /// failed, ...). The rest are delivered.
+    /// failed, ...). The rest are delivered. Keys are written as strings in TOML and JSON.
+    #[serde(deserialize_with = "error_code_keys")]
     pub error_rates: BTreeMap<u16, f64>,
     /// Callback POSTs in flight at once, over all messages.
     pub max_in_flight: usize,
     pub timeout_ms: u64,
+}
+
+/// Reads `{"30003": 0.01}`: map keys arrive as strings (always in TOML, and in JSON once
+/// flattened into `SimConfig`).
+fn error_code_keys<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<u16, f64>, D::Error> {
+    let raw = BTreeMap::<String, f64>::deserialize(d)?;
+    raw.into_iter()
+        .map(|(code, rate)| match code.trim().parse::<u16>() {
+            Ok(code) => Ok((code, rate)),
+            Err(_) => Err(serde::de::Error::custom(format!("{code:?} is not a Twilio error code"))),
+        })
+        .collect()
 }
 
 impl Default for CallbackConfig {
@@ -287,4 +300,42 @@ pub fn validate_behaviour(b: &Behaviour) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_parses_and_validates() {
+        let c: SimConfig = toml::from_str(include_str!("../sim.example.toml")).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.accounts[0].numbers[0].daily_cap, Some(2000));
+        assert_eq!(c.behaviour.callbacks.error_rates.get(&30007), Some(&0.01));
+        assert_eq!(c.behaviour.replies.stop_rate, 0.01);
+        let json: SimConfig = serde_json::from_str(r#"{"seed": 3, "callbacks": {"error_rates": {"30003": 0.5}}}"#).unwrap();
+        assert_eq!(json.behaviour.callbacks.error_rates.get(&30003), Some(&0.5));
+        assert!(toml::from_str::<SimConfig>("sede = 3").is_err(), "unknown keys are refused");
+        assert!(toml::from_str::<SimConfig>("[callbacks]\nerror_rates = { x = 0.1 }").is_err());
+    }
+
+    #[test]
+    fn defaults_serve_a_demo_account_derived_from_the_seed() {
+        let a = SimConfig::demo_account(1);
+        assert!(ids::is_sid(&a.sid, "AC") && a.auth_token.len() == 32);
+        assert_eq!(a.sid, SimConfig::demo_account(1).sid);
+        assert_ne!(a.sid, SimConfig::demo_account(2).sid);
+        assert_eq!(SimConfig::default().effective_accounts().len(), 1);
+    }
+
+    #[test]
+    fn bad_rates_are_refused() {
+        let mut c = SimConfig::default();
+        c.behaviour.faults.error_500_rate = 0.7;
+        c.behaviour.faults.error_503_rate = 0.7;
+        assert!(c.validate().is_err());
+        c.behaviour.faults = Faults::default();
+        c.behaviour.callbacks.duplicate_rate = f64::NAN;
+        assert!(c.validate().is_err());
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -123,13 +124,16 @@ impl SimHandle {
         self.state.reset();
     }
 
-    /// Stops accepting, lets in-flight requests finish, and returns when the server has stopped.
+    /// Stops accepting and lets in-flight requests finish for up to 5 s (hung ones never do),
+    /// then drops whatever is left.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err()
+        {
+            task.abort();
         }
     }
 }

@@ -319,6 +319,16 @@ async fn a_hung_request_does_not_wedge_the_server() {
     let started = std::time::Instant::now();
     assert_eq!(api.create(&params).await.0, StatusCode::CREATED);
     assert!(started.elapsed() < Duration::from_millis(300));
+    // A request still hanging does not keep the simulator from stopping.
+    sim.set_faults(Faults { hang_rate: 1.0, ..Default::default() }).unwrap();
+    let hanging = tokio::spawn({
+        let (client, url) = (reqwest::Client::new(), api.url.clone());
+        let (user, password) = (api.user.clone(), api.password.clone());
+        async move { client.post(url).basic_auth(user, Some(password)).form(&[("To", TO)]).send().await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::timeout(Duration::from_secs(10), sim.stop()).await.expect("stop returns");
+    hanging.abort();
 }
 
 #[tokio::test]
