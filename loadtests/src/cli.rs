@@ -128,3 +128,43 @@ pub async fn run(args: SimArgs, shutdown: impl std::future::Future<Output = ()>)
     handle.stop().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        sim: SimArgs,
+    }
+
+    #[test]
+    fn flags_override_the_defaults() {
+        let cli = Cli::parse_from([
+            "sim",
+            "--bind",
+            "127.0.0.1:0",
+            "--seed",
+            "9",
+            "--mps",
+            "3",
+            "--no-callbacks",
+            "--error-rate",
+            "30003=0.25",
+            "--stop-rate",
+            "0.1",
+            "--inbound-url",
+            "http://127.0.0.1:9/in",
+        ]);
+        let c = cli.sim.to_config().unwrap();
+        assert_eq!((c.seed, c.default_mps, c.bind.port()), (9, 3.0, 0));
+        assert!(!c.behaviour.callbacks.enabled);
+        assert_eq!(c.behaviour.callbacks.error_rates.get(&30003), Some(&0.25));
+        assert_eq!(c.behaviour.replies.stop_rate, 0.1);
+        assert_eq!(c.behaviour.replies.inbound_url.as_deref(), Some("http://127.0.0.1:9/in"));
+        assert!(Cli::try_parse_from(["sim", "--error-rate", "oops"]).is_err());
+    }
+}

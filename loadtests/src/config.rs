@@ -313,7 +313,8 @@ mod tests {
         assert_eq!(c.accounts[0].numbers[0].daily_cap, Some(2000));
         assert_eq!(c.behaviour.callbacks.error_rates.get(&30007), Some(&0.01));
         assert_eq!(c.behaviour.replies.stop_rate, 0.01);
-        let json: SimConfig = serde_json::from_str(r#"{"seed": 3, "callbacks": {"error_rates": {"30003": 0.5}}}"#).unwrap();
+        let json: SimConfig =
+            serde_json::from_str(r#"{"seed": 3, "callbacks": {"error_rates": {"30003": 0.5}}}"#).unwrap();
         assert_eq!(json.behaviour.callbacks.error_rates.get(&30003), Some(&0.5));
         assert!(toml::from_str::<SimConfig>("sede = 3").is_err(), "unknown keys are refused");
         assert!(toml::from_str::<SimConfig>("[callbacks]\nerror_rates = { x = 0.1 }").is_err());

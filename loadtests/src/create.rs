@@ -137,8 +137,10 @@ fn accept(state: &Arc<SimState>, account: &Account, p: CreateParams) -> Result<A
     let now = lifecycle::now_ms();
     let number = account.numbers.get(&from);
     let mps = number.map_or(state.default_mps, |n| n.mps);
-    // Reserve the message's turn on its From's queue, and count it against the daily cap.
-    let (send_ms, over_daily_cap) = {
+    // Reserve the message's turn on its From's queue, and count it against the daily cap. A
+    // message whose ValidityPeriod ends before its turn takes no turn: it fails at expiry.
+    let validity_ms = validity_s.map(|s| s * 1000);
+    let (send_ms, expired, over_daily_cap) = {
         let mut queue = match state.senders.get_mut(&from) {
             Some(queue) => queue,
             None => state.senders.entry(from.clone()).or_default(),
@@ -151,14 +153,18 @@ fn accept(state: &Arc<SimState>, account: &Account, p: CreateParams) -> Result<A
                 "This 'From' number has exceeded the maximum number of queued messages.",
             ));
         }
-        queue.next_free_ms = start + cost_ms;
+        let expires_at = validity_ms.map(|v| now + v).filter(|&at| (start as i64) > at);
+        if expires_at.is_none() {
+            queue.next_free_ms = start + cost_ms;
+        }
         let day = now.div_euclid(86_400_000);
         if queue.day != day {
             queue.day = day;
             queue.sent_today = 0;
         }
         queue.sent_today += 1;
-        (start as i64, number.and_then(|n| n.daily_cap).is_some_and(|cap| queue.sent_today > cap))
+        let over_daily_cap = number.and_then(|n| n.daily_cap).is_some_and(|cap| queue.sent_today > cap);
+        (expires_at.unwrap_or(start as i64), expires_at.is_some(), over_daily_cap)
     };
     let over_pair_limit = state.pair_limit > 0 && {
         let mut window = state.pairs.entry(pair_key(&from, &to)).or_default();
@@ -171,17 +177,18 @@ fn accept(state: &Arc<SimState>, account: &Account, p: CreateParams) -> Result<A
 
     let behaviour = state.behaviour();
     let seq = state.next_message_seq();
-    let outcome = if over_pair_limit {
-        Outcome::error(14107)
-    } else if validity_s.is_some_and(|s| send_ms - now > s * 1000) {
+    let outcome = if expired {
         Outcome::error(30036)
+    } else if over_pair_limit {
+        Outcome::error(14107)
     } else if over_daily_cap {
         Outcome::error(30023)
     } else {
         random_outcome(state.seed, seq, &behaviour.callbacks.error_rates)
     };
     let callbacks = &behaviour.callbacks;
-    let sent_ms = send_ms + i64::try_from(callbacks.sent_delay_ms).unwrap_or(i64::MAX / 4);
+    let sent_delay = if expired { 0 } else { i64::try_from(callbacks.sent_delay_ms).unwrap_or(i64::MAX / 4) };
+    let sent_ms = send_ms + sent_delay;
     let final_ms = if outcome.status == switchboard_sender::twilio::resource::MessageStatus::Failed {
         sent_ms
     } else {

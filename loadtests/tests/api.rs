@@ -252,6 +252,21 @@ async fn queue_beyond_ten_hours_on_a_from_is_21611() {
 }
 
 #[tokio::test]
+async fn a_validity_period_shorter_than_the_queue_fails_with_30036_at_expiry() {
+    // 0.01 segments/s: the first message holds the From for 100 s.
+    let sim = start(|c| c.default_mps = 0.01).await;
+    let api = Api::new(&sim);
+    let ours = from(&sim);
+    api.create(&[("To", TO), ("From", &ours), ("Body", "first")]).await;
+    let (status, created) = api.create(&[("To", TO), ("From", &ours), ("Body", "late"), ("ValidityPeriod", "1")]).await;
+    assert_eq!((status, created["status"].as_str()), (StatusCode::CREATED, Some("queued")));
+    let url = format!("{}/{}.json", api.url.trim_end_matches(".json"), created["sid"].as_str().unwrap());
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (_, fetched) = api.get(&url).await;
+    assert_eq!((fetched["status"].as_str(), fetched["error_code"].as_i64()), (Some("failed"), Some(30036)));
+}
+
+#[tokio::test]
 async fn above_the_concurrency_limit_is_429_with_20429() {
     let sim = start(|c| {
         c.max_concurrent_requests = 2;
