@@ -1,7 +1,7 @@
 //! Building and running the app: connect, migrate, assemble state and routes, serve until a
 //! shutdown signal, drain in-flight requests, exit. Tests call the same `App::build`.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +18,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::auth::guard::{ClientIp, client_ip};
 use crate::auth::mailer::{LogMailer, Mailer};
 use crate::auth::passkeys::relying_party;
 use crate::auth::rate_limit::LoginLimiter;
@@ -41,7 +42,9 @@ impl App {
 
     pub async fn build_with_mailer(config: Config, mailer: Arc<dyn Mailer>) -> anyhow::Result<Self> {
         let pool = db::connect(&config.database_url).await?;
-        db::migrate(&pool).await?;
+        if config.auto_migrate {
+            db::migrate(&pool).await?;
+        }
         let redis = match &config.redis_url {
             None => None,
             Some(url) => Some(connect_redis(url).await?),
@@ -75,7 +78,22 @@ impl App {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         tracing::info!(addr = %self.local_addr(), public_url = %self.state.config.public_url, "serving");
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        // After the signal, in-flight requests get `shutdown_grace_secs` to finish.
+        let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
+        let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = signalled_tx.send(());
+        };
+        let serve = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).into_future();
+        tokio::pin!(serve);
+        let result = tokio::select! {
+            result = &mut serve => result,
+            _ = async { let _ = signalled_rx.await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(grace_secs = grace.as_secs(), "requests still running after the grace period; exiting");
+                Ok(())
+            }
+        };
         housekeeping.abort();
         self.state.db.close().await;
         tracing::info!("stopped");
@@ -118,6 +136,7 @@ fn routes(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::Internal(anyhow::anyhow!("handler panicked")))
         }))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), record_client_ip))
         .layer(axum::middleware::from_fn(ops::track))
         .layer(DefaultBodyLimit::max(state.config.body_limit));
     let console = web::console(web::locate(state.config.web_dir.as_deref()));
@@ -138,6 +157,18 @@ fn routes(state: AppState) -> Router {
         .merge(console)
         .layer(middleware)
         .with_state(state)
+}
+
+async fn record_client_ip(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if let Some(ip) = client_ip(state.config.trusted_proxy_hops, req.headers(), peer) {
+        req.extensions_mut().insert(ClientIp(ip));
+    }
+    next.run(req).await
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
