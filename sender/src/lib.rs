@@ -5,8 +5,10 @@
 //! phone numbers); accounts, numbers, campaigns, the compliance gate, pacing, the outbox and the
 //! send log arrive with the carrier and sender-engine issues.
 
+pub mod compliance;
 pub mod ids;
 pub mod phone;
+pub mod templates;
 pub mod twilio;
 
 pub use ids::{UserId, WorkspaceId};
