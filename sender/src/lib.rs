@@ -10,6 +10,7 @@ pub mod ids;
 pub mod phone;
 pub mod templates;
 pub mod twilio;
+pub mod windows;
 
 pub use ids::{UserId, WorkspaceId};
 pub use phone::E164;
