@@ -7,6 +7,7 @@
 
 pub mod compliance;
 pub mod ids;
+pub mod pacing;
 pub mod phone;
 pub mod templates;
 pub mod twilio;
