@@ -2,5 +2,6 @@
 //! and, with the sender engine, the gate the claim statement enforces.
 
 pub mod keywords;
+pub mod suppression;
 
 pub use keywords::{ReplyIntent, classify_reply};
