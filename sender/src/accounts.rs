@@ -173,7 +173,7 @@ fn duplicate_sid(e: sqlx::Error) -> WriteError {
     if let sqlx::Error::Database(db) = &e
         && db.constraint() == Some("carrier_accounts_sid_key")
     {
-        return WriteError::Invalid(FieldError::new(
+        return WriteError::Duplicate(FieldError::new(
             "account_sid",
             "This workspace already has an account with that SID.",
         ));

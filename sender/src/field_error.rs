@@ -17,6 +17,9 @@ impl FieldError {
 /// to something that is not there), or the database itself.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
+    /// The value of the field is already taken.
+    #[error("{0}")]
+    Duplicate(FieldError),
     #[error("{0}")]
     Invalid(FieldError),
     #[error(transparent)]

@@ -220,7 +220,7 @@ fn refused(e: sqlx::Error) -> WriteError {
     if let sqlx::Error::Database(db) = &e {
         match db.constraint() {
             Some("phone_numbers_e164_key") => {
-                return WriteError::Invalid(FieldError::new("e164", "This workspace already has that number."));
+                return WriteError::Duplicate(FieldError::new("e164", "This workspace already has that number."));
             }
             Some("phone_numbers_account_fkey") => {
                 return WriteError::Invalid(FieldError::new("account_id", "No such account in this workspace."));
