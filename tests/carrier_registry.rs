@@ -67,7 +67,10 @@ async fn account_crud_never_shows_or_stores_the_token_in_plain_text() {
 
     // Duplicate SID in the same workspace: 409 naming the field.
     let (status, body) = admin
-        .post(&format!("/api/workspaces/{ws}/accounts"), json!({"name": "Again", "account_sid": SID, "auth_token": TOKEN}))
+        .post(
+            &format!("/api/workspaces/{ws}/accounts"),
+            json!({"name": "Again", "account_sid": SID, "auth_token": TOKEN}),
+        )
         .await;
     assert_error(status, &body, StatusCode::CONFLICT, "duplicate");
     assert_eq!(body["field"], "account_sid");
@@ -111,11 +114,17 @@ async fn account_crud_never_shows_or_stores_the_token_in_plain_text() {
 
     // Neither token is anywhere in plain text: not in the row, the audit log or any response.
     let raw: Vec<(Vec<u8>, Vec<u8>)> =
-        sqlx::query_as("SELECT auth_token_ciphertext, auth_token_nonce FROM carrier_accounts").fetch_all(&app.pool).await.unwrap();
+        sqlx::query_as("SELECT auth_token_ciphertext, auth_token_nonce FROM carrier_accounts")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(raw.len(), 1);
     for token in [TOKEN, rotated] {
         assert!(!raw[0].0.windows(token.len()).any(|w| w == token.as_bytes()), "ciphertext holds the token");
-        let row_text: String = sqlx::query_scalar("SELECT row_to_json(a)::text FROM carrier_accounts a").fetch_one(&app.pool).await.unwrap();
+        let row_text: String = sqlx::query_scalar("SELECT row_to_json(a)::text FROM carrier_accounts a")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
         assert!(!row_text.contains(token));
         let audit_text: String =
             sqlx::query_scalar("SELECT coalesce(string_agg(row_to_json(l)::text, ' '), '') FROM audit_log l")
@@ -141,7 +150,10 @@ async fn account_crud_never_shows_or_stores_the_token_in_plain_text() {
         (json!({"name": "x", "account_sid": SID2, "auth_token": TOKEN, "base_url": "ftp://x"}), "base_url"),
         (json!({"name": "x", "account_sid": SID2, "auth_token": TOKEN, "daily_cap": 0}), "daily_cap"),
         (json!({"name": "x", "account_sid": SID2, "auth_token": TOKEN, "status": "gone"}), "status"),
-        (json!({"name": "x", "account_sid": SID2, "auth_token": TOKEN, "api_key_sid": "SK0123456789abcdef0123456789abcdef"}), "api_key_secret"),
+        (
+            json!({"name": "x", "account_sid": SID2, "auth_token": TOKEN, "api_key_sid": "SK0123456789abcdef0123456789abcdef"}),
+            "api_key_secret",
+        ),
         (json!({"name": "", "account_sid": SID2, "auth_token": TOKEN}), "name"),
     ] {
         let (status, resp) = admin.post(&format!("/api/workspaces/{ws}/accounts"), body).await;
@@ -183,7 +195,8 @@ async fn numbers_crud_filters_warmup_and_the_account_in_use() {
     assert_eq!(n1["effective_daily_cap"], 100, "min(300, day-5 step 100)");
     let n1_id = n1["id"].as_str().unwrap().to_owned();
 
-    let (status, n2) = owner.post(&path, json!({"e164": "+1 212 555 0123", "account_id": account_id, "mps": 2.5})).await;
+    let (status, n2) =
+        owner.post(&path, json!({"e164": "+1 212 555 0123", "account_id": account_id, "mps": 2.5})).await;
     assert_eq!(status, StatusCode::CREATED, "{n2}");
     assert_eq!(n2["state"], "NY");
     assert!(n2["effective_daily_cap"].is_null());
@@ -252,8 +265,9 @@ async fn everyone_reads_only_owners_and_admins_change_and_refusals_are_audited()
     let admin = app.signed_in("admin@demo.test").await;
     let account = create_account(&admin, &ws, SID).await;
     let account_id = account["id"].as_str().unwrap();
-    let (_, number) =
-        admin.post(&format!("/api/workspaces/{ws}/numbers"), json!({"e164": "+14155552671", "account_id": account_id})).await;
+    let (_, number) = admin
+        .post(&format!("/api/workspaces/{ws}/numbers"), json!({"e164": "+14155552671", "account_id": account_id}))
+        .await;
     let number_id = number["id"].as_str().unwrap();
     for email in ["manager@demo.test", "agent@demo.test", "viewer@demo.test"] {
         let c = app.signed_in(email).await;
@@ -262,7 +276,10 @@ async fn everyone_reads_only_owners_and_admins_change_and_refusals_are_audited()
         let (status, page) = c.get(&format!("/api/workspaces/{ws}/numbers")).await;
         assert_eq!((status, page["numbers"].as_array().unwrap().len()), (StatusCode::OK, 1));
         let (status, body) = c
-            .post(&format!("/api/workspaces/{ws}/accounts"), json!({"name": "x", "account_sid": SID2, "auth_token": TOKEN}))
+            .post(
+                &format!("/api/workspaces/{ws}/accounts"),
+                json!({"name": "x", "account_sid": SID2, "auth_token": TOKEN}),
+            )
             .await;
         assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
         let (status, body) =
@@ -335,7 +352,10 @@ async fn csv_import_accounts_for_every_row() {
         assert!(reason.starts_with(r["field"].as_str().unwrap()), "the reason names the column: {reason}");
     }
     assert!(rows[4]["reason"].as_str().unwrap().contains("row 2"), "{}", rows[4]);
-    assert_eq!((report["created"].as_u64(), report["updated"].as_u64(), report["rejected"].as_u64()), (Some(2), Some(1), Some(5)));
+    assert_eq!(
+        (report["created"].as_u64(), report["updated"].as_u64(), report["rejected"].as_u64()),
+        (Some(2), Some(1), Some(5))
+    );
     assert_eq!(report["ignored_columns"], json!(["note"]));
 
     // Good rows landed; the updated number kept its status and took the file's values.
@@ -346,9 +366,15 @@ async fn csv_import_accounts_for_every_row() {
     assert_eq!((miami["daily_cap"].as_i64(), miami["status"].as_str()), (Some(250), Some("paused")));
     assert_eq!(miami["id"], existing["id"]);
     let sf = numbers.iter().find(|n| n["e164"] == "+14155552671").unwrap();
-    assert_eq!((sf["mms"].as_bool(), sf["mps"].as_f64(), sf["campaign_10dlc"].as_str()), (Some(true), Some(2.0), Some("CAMP1")));
+    assert_eq!(
+        (sf["mms"].as_bool(), sf["mps"].as_f64(), sf["campaign_10dlc"].as_str()),
+        (Some(true), Some(2.0), Some("CAMP1"))
+    );
     let nyc = numbers.iter().find(|n| n["e164"] == "+16465550199").unwrap();
-    assert_eq!((nyc["sms"].as_bool(), nyc["mps"].as_f64(), nyc["state"].as_str()), (Some(false), Some(0.5), Some("NY")));
+    assert_eq!(
+        (nyc["sms"].as_bool(), nyc["mps"].as_f64(), nyc["state"].as_str()),
+        (Some(false), Some(0.5), Some("NY"))
+    );
     // Audited: one entry per landed row and one for the import.
     assert_eq!(audit(&app, "number.imported").await.len(), 1);
     let updated = audit(&app, "number.updated").await;

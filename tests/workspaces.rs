@@ -181,7 +181,13 @@ async fn only_a_super_admin_creates_workspaces() {
 }
 
 /// Every workspace-scoped route, with a body where it takes one. Later issues append theirs.
-fn workspace_routes(ws: &str, user: &str, token: &str, account: &str, number: &str) -> Vec<(Method, String, Option<Value>)> {
+fn workspace_routes(
+    ws: &str,
+    user: &str,
+    token: &str,
+    account: &str,
+    number: &str,
+) -> Vec<(Method, String, Option<Value>)> {
     let sid = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     vec![
         (Method::GET, format!("/api/workspaces/{ws}/members"), None),

@@ -7,10 +7,10 @@
 //! (true/false, yes/no, 1/0; default true and false), `campaign_10dlc`, `mps` (default 1),
 //! `daily_cap` (blank: none) and `state` (blank: derived from the area code) are optional.
 
+use crate::E164;
 use crate::accounts::{AccountSid, parse_cap, parse_mps};
 use crate::field_error::FieldError;
 use crate::numbers::{parse_campaign, resolve_state};
-use crate::E164;
 
 /// One data row of the file, parsed.
 #[derive(Clone, Debug)]
@@ -69,7 +69,8 @@ fn column(name: &str) -> Option<Column> {
 pub fn parse(bytes: &[u8]) -> Result<ParsedFile, FieldError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(bytes);
-    let headers = reader.byte_headers().map_err(|e| FieldError::new("file", format!("Unreadable header: {e}.")))?.clone();
+    let headers =
+        reader.byte_headers().map_err(|e| FieldError::new("file", format!("Unreadable header: {e}.")))?.clone();
     if headers.is_empty() || headers.iter().all(|h| h.is_empty()) {
         return Err(FieldError::new("file", "The file is empty; the first line names the columns."));
     }

@@ -175,7 +175,11 @@ pub struct NumberFilter {
     pub limit: i64,
 }
 
-pub async fn list(conn: &mut PgConnection, workspace_id: WorkspaceId, f: &NumberFilter) -> sqlx::Result<Vec<PhoneNumber>> {
+pub async fn list(
+    conn: &mut PgConnection,
+    workspace_id: WorkspaceId,
+    f: &NumberFilter,
+) -> sqlx::Result<Vec<PhoneNumber>> {
     let rows: Vec<PhoneNumber> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{SELECT_NUMBER} AND ($2::uuid IS NULL OR n.account_id = $2) AND ($3::text IS NULL OR n.area_code = $3) \
          AND ($4::text IS NULL OR n.state = $4) AND ($5::text IS NULL OR n.status = $5) \

@@ -95,9 +95,12 @@ impl ApiError {
                 "Send the body as application/json.".into(),
                 None,
             ),
-            ExpectedMediaType(mime) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", format!("Send the body as {mime}."), None)
-            }
+            ExpectedMediaType(mime) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("Send the body as {mime}."),
+                None,
+            ),
             RateLimited { retry_after_secs } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",

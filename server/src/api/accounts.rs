@@ -7,7 +7,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_sender::accounts::{self, AccountChange, AccountSid, AccountStatus, ApiKeySid, CarrierAccount, Deleted};
+use switchboard_sender::accounts::{
+    self, AccountChange, AccountSid, AccountStatus, ApiKeySid, CarrierAccount, Deleted,
+};
 use switchboard_sender::{FieldError, WorkspaceId};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -92,7 +94,10 @@ pub struct NewAccount {
     pub status: Option<AccountStatus>,
 }
 
-fn api_key(sid: Option<&str>, secret: Option<&str>) -> Result<Option<(ApiKeySid, switchboard_sender::secretbox::Secret)>, FieldError> {
+fn api_key(
+    sid: Option<&str>,
+    secret: Option<&str>,
+) -> Result<Option<(ApiKeySid, switchboard_sender::secretbox::Secret)>, FieldError> {
     match (sid, secret) {
         (None, None) => Ok(None),
         (Some(sid), Some(secret)) => Ok(Some((
@@ -231,9 +236,10 @@ pub async fn update(
     member.require(&state, Permission::ManageCarrier, "account.updated", "account", target).await?;
     let change = parse_change(&req)?;
     let mut tx = state.db.begin().await?;
-    let (before, after) = accounts::update(&mut tx, member.workspace_id, &state.config.secret_key.0, account_id, &change)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let (before, after) =
+        accounts::update(&mut tx, member.workspace_id, &state.config.secret_key.0, account_id, &change)
+            .await?
+            .ok_or(ApiError::NotFound)?;
     let mut after_json = audited(&after);
     if change.auth_token.is_some() {
         after_json["auth_token_rotated"] = true.into();

@@ -111,11 +111,18 @@ pub async fn import(State(state): State<AppState>, member: Member, Csv(body): Cs
                         };
                         let mut after_json = audited(&after);
                         after_json["source"] = format!("import row {line}").into();
-                        let entry =
-                            Entry::ok(action, "number", after.id).change(before.as_ref().map(audited), Some(after_json));
+                        let entry = Entry::ok(action, "number", after.id)
+                            .change(before.as_ref().map(audited), Some(after_json));
                         audit::record(&mut *savepoint, &member, entry).await?;
                         savepoint.commit().await?;
-                        RowResult { row: line, status, reason: None, field: None, e164: Some(e164), number_id: Some(after.id) }
+                        RowResult {
+                            row: line,
+                            status,
+                            reason: None,
+                            field: None,
+                            e164: Some(e164),
+                            number_id: Some(after.id),
+                        }
                     }
                     Err(WriteError::Invalid(e) | WriteError::Duplicate(e)) => {
                         savepoint.rollback().await?;
@@ -138,7 +145,8 @@ pub async fn import(State(state): State<AppState>, member: Member, Csv(body): Cs
     let summary = serde_json::json!({
         "rows": report.rows.len(), "created": report.created, "updated": report.updated, "rejected": report.rejected,
     });
-    audit::record(&mut *tx, &member, Entry::ok("number.imported", "number", "import").change(None, Some(summary))).await?;
+    audit::record(&mut *tx, &member, Entry::ok("number.imported", "number", "import").change(None, Some(summary)))
+        .await?;
     tx.commit().await?;
     Ok(Json(report))
 }

@@ -178,9 +178,14 @@ pub struct NewNumber {
     pub health: Option<Health>,
 }
 
-fn warmup(steps: Option<Vec<WarmupStep>>, started: Option<NaiveDate>) -> Result<Option<(WarmupSchedule, NaiveDate)>, FieldError> {
+fn warmup(
+    steps: Option<Vec<WarmupStep>>,
+    started: Option<NaiveDate>,
+) -> Result<Option<(WarmupSchedule, NaiveDate)>, FieldError> {
     match steps {
-        None if started.is_some() => Err(FieldError::new("warmup_started_on", "Give a warm-up schedule with its start.")),
+        None if started.is_some() => {
+            Err(FieldError::new("warmup_started_on", "Give a warm-up schedule with its start."))
+        }
         None => Ok(None),
         Some(steps) => Ok(Some((WarmupSchedule::parse(steps)?, started.unwrap_or_else(|| Utc::now().date_naive())))),
     }
@@ -217,8 +222,12 @@ pub async fn create(
     };
     let mut tx = state.db.begin().await?;
     let number = numbers::insert(&mut tx, member.workspace_id, &spec).await?;
-    audit::record(&mut *tx, &member, Entry::ok("number.created", "number", number.id).change(None, Some(audited(&number))))
-        .await?;
+    audit::record(
+        &mut *tx,
+        &member,
+        Entry::ok("number.created", "number", number.id).change(None, Some(audited(&number))),
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(number.into())))
 }
@@ -339,8 +348,12 @@ pub async fn delete(
     member.require(&state, Permission::ManageCarrier, "number.deleted", "number", Some(number_id.to_string())).await?;
     let mut tx = state.db.begin().await?;
     let number = numbers::delete(&mut tx, member.workspace_id, number_id).await?.ok_or(ApiError::NotFound)?;
-    audit::record(&mut *tx, &member, Entry::ok("number.deleted", "number", number_id).change(Some(audited(&number)), None))
-        .await?;
+    audit::record(
+        &mut *tx,
+        &member,
+        Entry::ok("number.deleted", "number", number_id).change(Some(audited(&number)), None),
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
