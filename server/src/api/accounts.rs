@@ -75,7 +75,8 @@ fn audited(a: &CarrierAccount) -> serde_json::Value {
     })
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// No `Debug`: it holds a plaintext token.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
     pub name: String,
@@ -178,8 +179,9 @@ pub async fn get(
     Ok(Json(fetch(&state, member.workspace_id, account_id).await?.into()))
 }
 
-/// A partial change; omitted fields stay, `null` clears an optional one.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+/// A partial change; omitted fields stay, `null` clears an optional one. No `Debug`: it may hold
+/// a plaintext token.
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountUpdate {
     pub name: Option<String>,
