@@ -29,6 +29,10 @@ pub enum Permission {
     ViewAudit,
     /// Create and revoke one's own API tokens.
     ManageOwnTokens,
+    /// See carrier accounts (never their secrets) and phone numbers.
+    ViewCarrier,
+    /// Add, change and delete carrier accounts and phone numbers, import numbers.
+    ManageCarrier,
 }
 
 impl Role {
@@ -36,8 +40,8 @@ impl Role {
         use Permission::*;
         use Role::*;
         match permission {
-            ViewWorkspace | ManageOwnTokens => true,
-            ManageMembers | ViewAudit => matches!(self, Owner | Admin),
+            ViewWorkspace | ManageOwnTokens | ViewCarrier => true,
+            ManageMembers | ViewAudit | ManageCarrier => matches!(self, Owner | Admin),
             ManageOwners => self == Owner,
         }
     }
@@ -64,6 +68,8 @@ mod tests {
             assert_eq!(role.allows(Permission::ManageMembers), matches!(role, Role::Owner | Role::Admin));
             assert_eq!(role.allows(Permission::ViewAudit), matches!(role, Role::Owner | Role::Admin));
             assert!(role.allows(Permission::ViewWorkspace));
+            assert!(role.allows(Permission::ViewCarrier));
+            assert_eq!(role.allows(Permission::ManageCarrier), matches!(role, Role::Owner | Role::Admin));
         }
     }
 }
