@@ -7,3 +7,5 @@ pub mod resource;
 
 pub use client::{AccountEndpoint, ClientConfig, Credentials, NewMessage, Sender, TwilioClient};
 pub use outcome::{RetryReason, SendOutcome};
+pub mod segments;
+pub mod signature;
