@@ -4,8 +4,8 @@
 pub mod client;
 pub mod outcome;
 pub mod resource;
+pub mod segments;
+pub mod signature;
 
 pub use client::{AccountEndpoint, ClientConfig, Credentials, NewMessage, Sender, TwilioClient};
 pub use outcome::{RetryReason, SendOutcome};
-pub mod segments;
-pub mod signature;
