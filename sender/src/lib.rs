@@ -12,6 +12,7 @@ pub mod area_codes;
 pub mod compliance;
 pub mod field_error;
 pub mod ids;
+pub mod inbound;
 pub mod number_import;
 pub mod numbers;
 pub mod pacing;

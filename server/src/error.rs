@@ -35,6 +35,8 @@ pub enum ApiError {
     InvalidCredentials,
     Forbidden,
     CsrfFailed,
+    /// A webhook whose X-Twilio-Signature is missing or wrong.
+    BadSignature,
     NotFound,
     Conflict {
         code: &'static str,
@@ -78,6 +80,12 @@ impl ApiError {
                 StatusCode::FORBIDDEN,
                 "csrf_failed",
                 "Missing or wrong X-CSRF-Token header for a cookie-authenticated request.".into(),
+                None,
+            ),
+            BadSignature => (
+                StatusCode::FORBIDDEN,
+                "bad_signature",
+                "The X-Twilio-Signature header is missing or does not match.".into(),
                 None,
             ),
             NotFound => (StatusCode::NOT_FOUND, "not_found", "No such resource.".into(), None),

@@ -10,7 +10,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -25,7 +25,7 @@ use crate::auth::rate_limit::LoginLimiter;
 use crate::config::Config;
 use crate::error::{ApiError, not_found};
 use crate::state::AppState;
-use crate::{api, db, ops, telemetry, web};
+use crate::{api, db, ops, telemetry, web, webhooks};
 
 /// A bound, ready-to-run server.
 pub struct App {
@@ -144,6 +144,8 @@ fn routes(state: AppState) -> Router {
         .merge(api)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
         .route("/api/{*rest}", any(not_found))
+        .route("/webhooks/twilio/{workspace_id}/{account_id}/inbound", post(webhooks::inbound))
+        .route("/webhooks/twilio/{workspace_id}/{account_id}/status", post(webhooks::status))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
