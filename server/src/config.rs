@@ -25,6 +25,8 @@ pub struct Config {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     pub log_format: LogFormat,
+    /// The realtime hub's knobs (HUB_* variables).
+    pub hub: crate::hub::HubConfig,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -128,6 +130,7 @@ impl Config {
             session_ttl_hours,
             body_limit,
             log_format,
+            hub: crate::hub::HubConfig::from_env(&env)?,
         })
     }
 

@@ -129,6 +129,7 @@ pub fn test_config(database_url: &str) -> Config {
         session_ttl_hours: 24,
         body_limit: 64 * 1024,
         log_format: LogFormat::Pretty,
+        hub: switchboard_server::hub::HubConfig::default(),
     }
 }
 

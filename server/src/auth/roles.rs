@@ -29,6 +29,16 @@ pub enum Permission {
     ViewAudit,
     /// Create and revoke one's own API tokens.
     ManageOwnTokens,
+    /// Follow campaigns and crusades live (realtime topics `campaign:`, `crusade:`, `grid`).
+    WatchCampaigns,
+    /// Follow the inbox and tickets live (`inbox`, `ticket:`).
+    WatchInbox,
+    /// Follow pipeline boards live (`board:`).
+    WatchBoards,
+    /// Follow imports live (`import:`).
+    WatchImports,
+    /// Publish events on the realtime hub through the API (integrations, load tests).
+    PublishEvents,
 }
 
 impl Role {
@@ -36,8 +46,10 @@ impl Role {
         use Permission::*;
         use Role::*;
         match permission {
-            ViewWorkspace | ManageOwnTokens => true,
-            ManageMembers | ViewAudit => matches!(self, Owner | Admin),
+            ViewWorkspace | ManageOwnTokens | WatchCampaigns | WatchBoards => true,
+            WatchInbox => self != Viewer,
+            WatchImports => matches!(self, Owner | Admin | Manager),
+            ManageMembers | ViewAudit | PublishEvents => matches!(self, Owner | Admin),
             ManageOwners => self == Owner,
         }
     }
