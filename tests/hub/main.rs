@@ -173,7 +173,10 @@ async fn recovery_returns_exactly_the_missed_events(app: &TestApp) {
     assert_eq!(sub["recovered"], 7, "{sub}");
     let missed = events(&mut ws, 7).await;
     assert_eq!(seqs(&missed), (last + 1..=last + 7).collect::<Vec<_>>());
-    assert_eq!(missed.iter().map(|e| e["data"]["i"].as_u64().unwrap()).collect::<Vec<_>>(), (5..12).collect::<Vec<_>>());
+    assert_eq!(
+        missed.iter().map(|e| e["data"]["i"].as_u64().unwrap()).collect::<Vec<_>>(),
+        (5..12).collect::<Vec<_>>()
+    );
     publish(&owner, &demo, "campaign:42", json!({"i": 12}), 1).await;
     let live = ws.next_of("event").await;
     assert_eq!(live["seq"].as_u64(), Some(last + 8), "no duplicate, no gap: {live}");
@@ -244,7 +247,8 @@ async fn invariant_6_no_silent_gaps_epoch_change_resyncs() {
     publish(&owner, &demo, "ticket:5", json!({}), 2).await;
     events(&mut live, 2).await;
     let mut redis = redis::Client::open(common::redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
-    let _: () = redis::cmd("DEL").arg(format!("{prefix}:hub:seq:{demo}/ticket:5")).query_async(&mut redis).await.unwrap();
+    let _: () =
+        redis::cmd("DEL").arg(format!("{prefix}:hub:seq:{demo}/ticket:5")).query_async(&mut redis).await.unwrap();
     publish(&owner, &demo, "ticket:5", json!({}), 1).await;
     let resync = live.next().await;
     assert_eq!((resync["type"].as_str(), resync["reason"].as_str()), (Some("resync"), Some("epoch")), "{resync}");
@@ -323,7 +327,9 @@ async fn invariant_7_topics_of_other_workspaces_look_like_missing_ones() {
     acme_ws.subscribe(&acme, "campaign:1", json!({"presence": false})).await;
     let token = api_token(&agent, &demo).await;
     let agent_token = common::Client::with_token(app.base(), &token);
-    let (status, _) = agent_token.post(&format!("/api/workspaces/{acme}/hub/publish"), json!({"topic": "campaign:1", "kind": "x"})).await;
+    let (status, _) = agent_token
+        .post(&format!("/api/workspaces/{acme}/hub/publish"), json!({"topic": "campaign:1", "kind": "x"}))
+        .await;
     assert_eq!(status.as_u16(), 404);
     // A token only ever reaches its own workspace over the socket too.
     let mut by_token = Ws::with_token(app.base(), &token).await;
@@ -340,7 +346,8 @@ async fn invariant_7_topics_of_other_workspaces_look_like_missing_ones() {
     assert_eq!(refused["topic"], "inbox");
     assert_eq!(viewer.subscribe(&demo, "campaign:3", json!({})).await["type"], "subscribed");
     // Publishing needs an admin.
-    let (status, _) = agent.post(&format!("/api/workspaces/{demo}/hub/publish"), json!({"topic": "inbox", "kind": "x"})).await;
+    let (status, _) =
+        agent.post(&format!("/api/workspaces/{demo}/hub/publish"), json!({"topic": "inbox", "kind": "x"})).await;
     assert_eq!(status.as_u16(), 403);
 }
 
@@ -397,7 +404,10 @@ async fn drops_reach_everyone_on_the_topic_and_fade() {
     a.send(drop).await;
     for ws in [&mut a, &mut b] {
         let note = ws.next_of("drop").await;
-        assert_eq!((note["text"].as_str(), note["anchor"].as_str(), note["name"].as_str()), (Some("on it"), Some("note-1"), Some("Olivia Owner")));
+        assert_eq!(
+            (note["text"].as_str(), note["anchor"].as_str(), note["name"].as_str()),
+            (Some("on it"), Some("note-1"), Some("Olivia Owner"))
+        );
         let left = note["expires_at"].as_i64().unwrap() - chrono_now_ms();
         assert!((0..=1500).contains(&left), "{left}");
     }

@@ -28,14 +28,15 @@ impl Process {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("start the switchboard binary");
-        let base = format!("http://127.0.0.1:{port}");
+        let mut process = Self { base: format!("http://127.0.0.1:{port}"), child };
         let http = reqwest::Client::new();
         for _ in 0..200 {
-            if http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
-                return Self { base, child };
+            if http.get(format!("{}/healthz", process.base)).send().await.is_ok_and(|r| r.status().is_success()) {
+                return process;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        process.kill();
         panic!("switchboard process did not become healthy");
     }
 

@@ -81,6 +81,9 @@ enum Mode {
         /// Record every n-th delivery's latency per connection.
         #[arg(long, default_value_t = 8)]
         sample_every: u64,
+        /// Publish requests per second at most (each carries rate / this many events).
+        #[arg(long, default_value_t = 100)]
+        requests_per_s: u64,
         /// A label for the output lines.
         #[arg(long, default_value = "")]
         label: String,
@@ -91,8 +94,8 @@ enum Mode {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().mode {
         Mode::Idle { common, clients, server_pid, hold_secs } => idle(common, clients, server_pid, hold_secs).await,
-        Mode::Fanout { common, pub_url, clients, rates, step_secs, sample_every, label } => {
-            fanout(common, pub_url, clients, rates, step_secs, sample_every, label).await
+        Mode::Fanout { common, pub_url, clients, rates, step_secs, sample_every, requests_per_s, label } => {
+            fanout(common, pub_url, clients, rates, step_secs, sample_every, requests_per_s, label).await
         }
     }
 }
@@ -219,6 +222,7 @@ pub fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn fanout(
     c: Common,
     pub_url: Option<String>,
@@ -226,6 +230,7 @@ async fn fanout(
     rates: Vec<u64>,
     step_secs: u64,
     sample_every: u64,
+    requests_per_s: u64,
     label: String,
 ) -> anyhow::Result<()> {
     let target = Arc::new(target_of(&c).await?);
@@ -238,7 +243,7 @@ async fn fanout(
         stats.step.store(i + 1, Ordering::Relaxed);
         let before = stats.delivered.load(Ordering::Relaxed);
         let started = Instant::now();
-        let published = publisher.run(rate, Duration::from_secs(step_secs)).await?;
+        let published = publisher.run(rate, Duration::from_secs(step_secs), requests_per_s).await?;
         // Let the tail arrive before reading the counter.
         let expected = published * clients as u64;
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -247,12 +252,16 @@ async fn fanout(
         }
         let elapsed = started.elapsed().as_secs_f64();
         let delivered = stats.delivered.load(Ordering::Relaxed) - before;
-        let mut lat: Vec<u32> = stats.samples.lock().unwrap().iter().filter(|(s, _)| *s == i + 1).map(|(_, l)| *l).collect();
+        let mut lat: Vec<u32> =
+            stats.samples.lock().unwrap().iter().filter(|(s, _)| *s == i + 1).map(|(_, l)| *l).collect();
         lat.sort_unstable();
-        let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0) as f64 / 1000.0;
+        let pct = |p: f64| {
+            lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0) as f64
+                / 1000.0
+        };
         println!(
             "{}",
-            json!({"bench": "fanout", "label": label, "target": format!("{:?}", c.target).to_lowercase(), "clients": clients,
+            json!({"bench": "fanout", "label": label, "requests_per_s": requests_per_s, "target": format!("{:?}", c.target).to_lowercase(), "clients": clients,
                    "rate": rate, "published": published, "offered_per_s": rate * clients as u64,
                    "delivered": delivered, "expected": expected,
                    "deliveries_per_s": (delivered as f64 / elapsed).round(),

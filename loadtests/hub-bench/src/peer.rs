@@ -55,13 +55,15 @@ impl Peer {
             Target::SocketIo { .. } => format!("ws://{host}/socket.io/?EIO=4&transport=websocket"),
         };
         let config = WebSocketConfig::default().read_buffer_size(16 * 1024).write_buffer_size(0);
-        let (ws, _) = tokio_tungstenite::client_async_with_config(url.into_client_request()?, stream, Some(config)).await?;
+        let (ws, _) =
+            tokio_tungstenite::client_async_with_config(url.into_client_request()?, stream, Some(config)).await?;
         let mut peer = Self { ws, socketio: matches!(target, Target::SocketIo { .. }) };
         match target {
             Target::Hub { workspace, .. } => {
                 peer.expect(|t| t.contains("\"hello\"")).await?;
                 if subscribe {
-                    let frame = json!({"type": "subscribe", "workspace": workspace, "topic": "grid", "presence": false});
+                    let frame =
+                        json!({"type": "subscribe", "workspace": workspace, "topic": "grid", "presence": false});
                     peer.ws.send(Message::Text(frame.to_string().into())).await?;
                     peer.expect(|t| t.contains("\"subscribed\"")).await?;
                 }
@@ -77,7 +79,8 @@ impl Peer {
 
     async fn expect(&mut self, want: impl Fn(&str) -> bool) -> anyhow::Result<()> {
         loop {
-            let msg = tokio::time::timeout(Duration::from_secs(30), self.ws.next()).await.context("handshake timeout")?;
+            let msg =
+                tokio::time::timeout(Duration::from_secs(30), self.ws.next()).await.context("handshake timeout")?;
             match msg {
                 Some(Ok(Message::Text(t))) if want(&t) => return Ok(()),
                 Some(Ok(Message::Text(t))) if t.contains("\"error\"") => bail!("refused: {t}"),
@@ -173,10 +176,10 @@ impl Publisher {
         })
     }
 
-    /// Publishes `rate` events per second for `duration` (at most 1,000 requests per second,
+    /// Publishes `rate` events per second for `duration` (at most `requests_per_s` requests,
     /// several events per request above that); returns how many were published.
-    pub async fn run(&self, rate: u64, duration: Duration) -> anyhow::Result<u64> {
-        let batch = rate.div_ceil(1000).max(1);
+    pub async fn run(&self, rate: u64, duration: Duration, requests_per_s: u64) -> anyhow::Result<u64> {
+        let batch = rate.div_ceil(requests_per_s.max(1)).max(1);
         let period = Duration::from_secs_f64(batch as f64 / rate as f64);
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -141,8 +141,13 @@ impl Connection {
             }
             Some(Ok(Message::Binary(_))) => {
                 metrics::frames_in(1);
-                self.error("bad_frame", "Frames are JSON text; binary frames are not part of this protocol.", None, None)
-                    .await
+                self.error(
+                    "bad_frame",
+                    "Frames are JSON text; binary frames are not part of this protocol.",
+                    None,
+                    None,
+                )
+                .await
             }
             Some(Ok(_)) => Ok(()), // ping and pong: tungstenite answers pings itself
         }
@@ -186,7 +191,9 @@ impl Connection {
             }
         };
         if serde_json::to_string(&meta).map_or(0, |s| s.len()) > MAX_META_BYTES {
-            return self.error("meta_too_large", "Presence meta is limited to 1 KiB.", Some((workspace, raw_topic)), reference).await;
+            return self
+                .error("meta_too_large", "Presence meta is limited to 1 KiB.", Some((workspace, raw_topic)), reference)
+                .await;
         }
         let key = room_key(workspace, &topic.name);
         if self.subs.contains_key(&key) {
@@ -287,10 +294,14 @@ impl Connection {
         let key = room_key(workspace, topic);
         let Some(sub) = self.subs.get(&key) else { return self.not_subscribed(workspace, topic).await };
         if !sub.presence {
-            return self.error("presence_off", "This subscription takes no part in presence.", Some((workspace, topic)), None).await;
+            return self
+                .error("presence_off", "This subscription takes no part in presence.", Some((workspace, topic)), None)
+                .await;
         }
         if serde_json::to_string(&meta).map_or(0, |s| s.len()) > MAX_META_BYTES {
-            return self.error("meta_too_large", "Presence meta is limited to 1 KiB.", Some((workspace, topic)), None).await;
+            return self
+                .error("meta_too_large", "Presence meta is limited to 1 KiB.", Some((workspace, topic)), None)
+                .await;
         }
         if !self.allow_chatter() {
             return self.rate_limited(workspace, topic).await;
@@ -345,7 +356,8 @@ impl Connection {
     }
 
     async fn rate_limited(&mut self, workspace: WorkspaceId, topic: &str) -> Result<(), Exit> {
-        self.error("rate_limited", "Too many presence updates or drops; slow down.", Some((workspace, topic)), None).await
+        self.error("rate_limited", "Too many presence updates or drops; slow down.", Some((workspace, topic)), None)
+            .await
     }
 
     async fn not_subscribed(&mut self, workspace: WorkspaceId, topic: &str) -> Result<(), Exit> {
@@ -376,7 +388,9 @@ impl Connection {
                 KillReason::SlowConsumer => {
                     (protocol::CLOSE_SLOW_CONSUMER, "slow consumer: queue overflowed", self.hub.config.ping_interval)
                 }
-                KillReason::Shutdown => (protocol::CLOSE_GOING_AWAY, "server shutting down", Duration::from_millis(500)),
+                KillReason::Shutdown => {
+                    (protocol::CLOSE_GOING_AWAY, "server shutting down", Duration::from_millis(500))
+                }
                 KillReason::None => return,
             },
             Exit::TooLarge => (protocol::CLOSE_FRAME_TOO_LARGE, "frame too large", Duration::from_secs(1)),
@@ -432,7 +446,13 @@ impl Connection {
     async fn resync(&mut self, key: &RoomKey, reason: &'static str) -> Result<(), Exit> {
         let Some(sub) = self.subs.get(key) else { return Ok(()) };
         metrics::recovery(&sub.topic, "resync");
-        let frame = ServerFrame::Resync { workspace: sub.workspace, topic: &sub.topic, epoch: &sub.epoch, seq: sub.last_seq, reason };
+        let frame = ServerFrame::Resync {
+            workspace: sub.workspace,
+            topic: &sub.topic,
+            epoch: &sub.epoch,
+            seq: sub.last_seq,
+            reason,
+        };
         let text = frame.to_text();
         self.feed(text.into()).await
     }
@@ -469,7 +489,8 @@ impl Connection {
         about: Option<(WorkspaceId, &str)>,
         reference: Option<&str>,
     ) -> Result<(), Exit> {
-        let frame = ServerFrame::Error { code, message, workspace: about.map(|a| a.0), topic: about.map(|a| a.1), reference };
+        let frame =
+            ServerFrame::Error { code, message, workspace: about.map(|a| a.0), topic: about.map(|a| a.1), reference };
         self.write(frame.to_text().into()).await
     }
 

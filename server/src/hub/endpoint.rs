@@ -82,8 +82,10 @@ pub async fn publish(
     Json(req): Json<PublishRequest>,
 ) -> ApiResult<Response> {
     member.require(&state, Permission::PublishEvents, "hub.publish", "topic", Some(req.topic.clone())).await?;
-    let topic = Topic::parse(&req.topic)
-        .map_err(|_| ApiError::Validation { field: "topic".into(), message: "No such topic kind or a malformed id.".into() })?;
+    let topic = Topic::parse(&req.topic).map_err(|_| ApiError::Validation {
+        field: "topic".into(),
+        message: "No such topic kind or a malformed id.".into(),
+    })?;
     if req.kind.is_empty() || req.kind.len() > 64 {
         return Err(ApiError::Validation { field: "kind".into(), message: "kind must be 1 to 64 characters.".into() });
     }

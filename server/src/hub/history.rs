@@ -39,7 +39,12 @@ pub enum Outcome {
 
 /// Decides recovery from what the history holds: `held` are the events with seq
 /// `seq - held.len() + 1 ..= seq`.
-pub fn decide(since: Option<&Position>, epoch: &str, seq: u64, held: impl FnOnce(u64) -> Option<Vec<Utf8Bytes>>) -> Outcome {
+pub fn decide(
+    since: Option<&Position>,
+    epoch: &str,
+    seq: u64,
+    held: impl FnOnce(u64) -> Option<Vec<Utf8Bytes>>,
+) -> Outcome {
     let Some(since) = since else { return Outcome::Fresh };
     if since.epoch != epoch || since.seq > seq {
         return Outcome::Resync("epoch");
@@ -149,8 +154,12 @@ mod tests {
         assert_eq!(events.len(), 3);
         assert!(events[0].as_str().ends_with("\"seq\":6}"));
         assert!(matches!(history.recover(&room, Some(&pos(&epoch, 2))).outcome, Outcome::Resync("gap")));
-        assert!(matches!(history.recover(&room, Some(&pos(&epoch, 3))).outcome, Outcome::Missed(ref e) if e.len() == 5));
+        assert!(
+            matches!(history.recover(&room, Some(&pos(&epoch, 3))).outcome, Outcome::Missed(ref e) if e.len() == 5)
+        );
         assert!(matches!(history.recover(&room, Some(&pos("other", 8))).outcome, Outcome::Resync("epoch")));
-        assert!(matches!(history.recover(&room, Some(&pos(&epoch, 8))).outcome, Outcome::Missed(ref e) if e.is_empty()));
+        assert!(
+            matches!(history.recover(&room, Some(&pos(&epoch, 8))).outcome, Outcome::Missed(ref e) if e.is_empty())
+        );
     }
 }

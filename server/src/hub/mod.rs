@@ -34,12 +34,12 @@ use anyhow::Context;
 use serde_json::Value;
 use switchboard_sender::{Bus, WorkspaceId};
 
-pub use self::rooms::{ConnHandle, Frame, RoomKey};
 use self::history::{LocalHistory, Recovery};
 use self::presence::{ConnEntry, PresenceChange};
 use self::protocol::{DropNote, Position};
 use self::redis::Backplane;
 use self::rooms::Rooms;
+pub use self::rooms::{ConnHandle, Frame, RoomKey};
 
 /// The hub's knobs; environment variables in parentheses.
 #[derive(Clone, Debug)]

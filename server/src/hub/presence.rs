@@ -89,7 +89,12 @@ impl PresenceView {
 
     /// The connections held by `instance`.
     pub fn conns_of(&self, instance: &str) -> Vec<String> {
-        self.users.values().flat_map(|u| u.conns.values()).filter(|c| c.instance == instance).map(|c| c.conn.clone()).collect()
+        self.users
+            .values()
+            .flat_map(|u| u.conns.values())
+            .filter(|c| c.instance == instance)
+            .map(|c| c.conn.clone())
+            .collect()
     }
 }
 

@@ -88,7 +88,13 @@ pub struct Backplane {
 }
 
 impl Backplane {
-    pub fn new(url: &str, conn: ConnectionManager, prefix: &str, instance: Arc<str>, config: &HubConfig) -> anyhow::Result<Self> {
+    pub fn new(
+        url: &str,
+        conn: ConnectionManager,
+        prefix: &str,
+        instance: Arc<str>,
+        config: &HubConfig,
+    ) -> anyhow::Result<Self> {
         let client = redis::Client::open(url).context("REDIS_URL is not a valid Redis URL")?;
         let (publish_tx, publish_rx) = mpsc::unbounded_channel();
         Ok(Self {
@@ -238,7 +244,8 @@ fn on_message(hub: &Inner, payload: &[u8]) {
     match tag {
         b'E' => {
             let mut parts = rest.splitn(4, '\n');
-            let (Some(room), Some(epoch), Some(seq), Some(text)) = (parts.next(), parts.next(), parts.next(), parts.next())
+            let (Some(room), Some(epoch), Some(seq), Some(text)) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
             else {
                 return;
             };
@@ -246,7 +253,8 @@ fn on_message(hub: &Inner, payload: &[u8]) {
                 return;
             }
             let Ok(seq) = seq.parse() else { return };
-            let frame = Frame { room: room.into(), epoch: epoch.into(), seq, presence: false, text: text.to_owned().into() };
+            let frame =
+                Frame { room: room.into(), epoch: epoch.into(), seq, presence: false, text: text.to_owned().into() };
             hub.rooms.deliver(room, Arc::new(frame));
         }
         b'P' => match serde_json::from_str::<PresenceChange>(rest) {
@@ -371,4 +379,3 @@ impl std::fmt::Debug for Backplane {
         f.debug_struct("Backplane").field("prefix", &self.prefix).field("instance", &self.instance).finish()
     }
 }
-

@@ -144,7 +144,14 @@ impl Rooms {
     }
 
     /// Adds a subscriber (creating the room) and returns the room.
-    pub fn join(&self, key: &RoomKey, workspace: WorkspaceId, topic: &str, conn: ConnHandle, presence: bool) -> Arc<Room> {
+    pub fn join(
+        &self,
+        key: &RoomKey,
+        workspace: WorkspaceId,
+        topic: &str,
+        conn: ConnHandle,
+        presence: bool,
+    ) -> Arc<Room> {
         let entry = self.rooms.entry(key.clone()).or_insert_with(|| {
             Arc::new(Room {
                 workspace,
@@ -187,10 +194,12 @@ impl Rooms {
     /// Applies a presence change to the local view of its room and sends the diff.
     pub fn apply_presence(&self, change: PresenceChange) {
         let (key, room) = match &change {
-            PresenceChange::Upsert { room, .. } | PresenceChange::Remove { room, .. } => match self.rooms.get(room.as_str()) {
-                Some(r) => (r.key().clone(), r.value().clone()),
-                None => return,
-            },
+            PresenceChange::Upsert { room, .. } | PresenceChange::Remove { room, .. } => {
+                match self.rooms.get(room.as_str()) {
+                    Some(r) => (r.key().clone(), r.value().clone()),
+                    None => return,
+                }
+            }
         };
         let diff = {
             let mut view = room.presence.lock().expect("presence lock");
@@ -207,7 +216,8 @@ impl Rooms {
     /// Keeps a drop for late subscribers and shows it to the room.
     pub fn apply_drop(&self, key: &str, note: DropNote) {
         let Some((key, room)) = self.rooms.get(key).map(|r| (r.key().clone(), r.value().clone())) else { return };
-        let frame = room.frame(&key, false, &ServerFrame::Drop { workspace: room.workspace, topic: &room.topic, note: &note });
+        let frame =
+            room.frame(&key, false, &ServerFrame::Drop { workspace: room.workspace, topic: &room.topic, note: &note });
         room.drops.lock().expect("drops lock").add(note, chrono::Utc::now().timestamp_millis());
         room.deliver(&frame);
     }
@@ -215,6 +225,10 @@ impl Rooms {
 
 /// Sends a presence diff to the room's presence subscribers.
 pub fn send_diff(key: &RoomKey, room: &Room, event: super::protocol::DiffKind, user: &PresenceUser) {
-    let frame = room.frame(key, true, &ServerFrame::PresenceDiff { workspace: room.workspace, topic: &room.topic, event, user });
+    let frame = room.frame(
+        key,
+        true,
+        &ServerFrame::PresenceDiff { workspace: room.workspace, topic: &room.topic, event, user },
+    );
     room.deliver(&frame);
 }
