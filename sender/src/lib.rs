@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod area_codes;
+pub mod bus;
 pub mod compliance;
 pub mod field_error;
 pub mod ids;
@@ -23,6 +24,7 @@ pub mod text_enum;
 pub mod twilio;
 pub mod windows;
 
+pub use bus::Bus;
 pub use field_error::{FieldError, WriteError};
 pub use ids::{UserId, WorkspaceId};
 pub use phone::E164;

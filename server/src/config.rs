@@ -33,6 +33,8 @@ pub struct Config {
     pub trusted_proxy_hops: usize,
     /// After SIGTERM, how long in-flight requests may take before the process exits anyway.
     pub shutdown_grace_secs: u64,
+    /// The realtime hub's knobs (HUB_* variables).
+    pub hub: crate::hub::HubConfig,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -156,6 +158,7 @@ impl Config {
             session_ttl_hours,
             body_limit,
             log_format,
+            hub: crate::hub::HubConfig::from_env(&env)?,
         })
     }
 

@@ -24,6 +24,7 @@ use crate::auth::passkeys::relying_party;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::config::Config;
 use crate::error::{ApiError, not_found};
+use crate::hub::{self, Hub};
 use crate::state::AppState;
 use crate::{api, db, ops, telemetry, web, webhooks};
 
@@ -52,7 +53,14 @@ impl App {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {} (set BIND to another address)", config.bind))?;
+        let hub = match (&config.redis_url, &redis) {
+            (Some(url), Some(conn)) => {
+                Hub::with_redis(config.hub.clone(), url, conn.clone(), &config.redis_prefix).await?
+            }
+            _ => Hub::local(config.hub.clone()),
+        };
         let state = AppState {
+            hub,
             db: pool,
             redis,
             webauthn: relying_party(&config)?.map(Arc::new),
@@ -95,6 +103,7 @@ impl App {
             }
         };
         housekeeping.abort();
+        self.state.hub.shutdown().await;
         self.state.db.close().await;
         tracing::info!("stopped");
         result.context("server error")
@@ -116,6 +125,7 @@ async fn housekeeping(state: AppState) {
     loop {
         tick.tick().await;
         state.login_limiter.forget_idle();
+        state.hub.forget_idle();
         if let Err(e) = sqlx::query("DELETE FROM sessions WHERE expires_at < now()").execute(&state.db).await {
             tracing::warn!(error = %e, "could not delete expired sessions");
         }
@@ -143,9 +153,11 @@ fn routes(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+        .route("/api/workspaces/{workspace_id}/hub/publish", post(hub::endpoint::publish))
         .route("/api/{*rest}", any(not_found))
         .route("/webhooks/twilio/{workspace_id}/{account_id}/inbound", post(webhooks::inbound))
         .route("/webhooks/twilio/{workspace_id}/{account_id}/status", post(webhooks::status))
+        .route("/ws", get(hub::endpoint::upgrade))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

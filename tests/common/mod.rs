@@ -132,6 +132,7 @@ pub fn test_config(database_url: &str) -> Config {
         auto_migrate: true,
         trusted_proxy_hops: 0,
         shutdown_grace_secs: 5,
+        hub: switchboard_server::hub::HubConfig::default(),
     }
 }
 

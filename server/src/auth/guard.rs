@@ -132,6 +132,13 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
+impl Principal {
+    /// The principal of a raw API token (for `/ws?token=`, where clients cannot set headers).
+    pub async fn from_token(state: &AppState, token: &str, meta: RequestMeta) -> ApiResult<Self> {
+        from_api_token(state, token, meta).await
+    }
+}
+
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }

@@ -33,6 +33,16 @@ pub enum Permission {
     ViewCarrier,
     /// Add, change and delete carrier accounts and phone numbers, import numbers.
     ManageCarrier,
+    /// Follow campaigns and crusades live (realtime topics `campaign:`, `crusade:`, `grid`).
+    WatchCampaigns,
+    /// Follow the inbox and tickets live (`inbox`, `ticket:`).
+    WatchInbox,
+    /// Follow pipeline boards live (`board:`).
+    WatchBoards,
+    /// Follow imports live (`import:`).
+    WatchImports,
+    /// Publish events on the realtime hub through the API (integrations, load tests).
+    PublishEvents,
 }
 
 impl Role {
@@ -40,8 +50,10 @@ impl Role {
         use Permission::*;
         use Role::*;
         match permission {
-            ViewWorkspace | ManageOwnTokens | ViewCarrier => true,
-            ManageMembers | ViewAudit | ManageCarrier => matches!(self, Owner | Admin),
+            ViewWorkspace | ManageOwnTokens | ViewCarrier | WatchCampaigns | WatchBoards => true,
+            WatchInbox => self != Viewer,
+            WatchImports => matches!(self, Owner | Admin | Manager),
+            ManageMembers | ViewAudit | ManageCarrier | PublishEvents => matches!(self, Owner | Admin),
             ManageOwners => self == Owner,
         }
     }
