@@ -181,7 +181,14 @@ async fn only_a_super_admin_creates_workspaces() {
 }
 
 /// Every workspace-scoped route, with a body where it takes one. Later issues append theirs.
-fn workspace_routes(ws: &str, user: &str, token: &str) -> Vec<(Method, String, Option<Value>)> {
+fn workspace_routes(
+    ws: &str,
+    user: &str,
+    token: &str,
+    account: &str,
+    number: &str,
+) -> Vec<(Method, String, Option<Value>)> {
+    let sid = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     vec![
         (Method::GET, format!("/api/workspaces/{ws}/members"), None),
         (Method::POST, format!("/api/workspaces/{ws}/members"), Some(json!({"email": "x@y.test", "role": "viewer"}))),
@@ -191,6 +198,26 @@ fn workspace_routes(ws: &str, user: &str, token: &str) -> Vec<(Method, String, O
         (Method::GET, format!("/api/workspaces/{ws}/tokens"), None),
         (Method::POST, format!("/api/workspaces/{ws}/tokens"), Some(json!({"name": "intruder"}))),
         (Method::DELETE, format!("/api/workspaces/{ws}/tokens/{token}"), None),
+        (Method::GET, format!("/api/workspaces/{ws}/accounts"), None),
+        (
+            Method::POST,
+            format!("/api/workspaces/{ws}/accounts"),
+            Some(json!({"name": "intruder", "account_sid": sid, "auth_token": "intruder-token"})),
+        ),
+        (Method::GET, format!("/api/workspaces/{ws}/accounts/{account}"), None),
+        (Method::PATCH, format!("/api/workspaces/{ws}/accounts/{account}"), Some(json!({"status": "paused"}))),
+        (Method::DELETE, format!("/api/workspaces/{ws}/accounts/{account}"), None),
+        (Method::GET, format!("/api/workspaces/{ws}/numbers"), None),
+        (
+            Method::POST,
+            format!("/api/workspaces/{ws}/numbers"),
+            Some(json!({"e164": "+13105550100", "account_id": account})),
+        ),
+        // The CSV body is never read: the workspace is resolved first (any body does).
+        (Method::POST, format!("/api/workspaces/{ws}/numbers/import"), Some(json!("e164,account_sid"))),
+        (Method::GET, format!("/api/workspaces/{ws}/numbers/{number}"), None),
+        (Method::PATCH, format!("/api/workspaces/{ws}/numbers/{number}"), Some(json!({"status": "paused"}))),
+        (Method::DELETE, format!("/api/workspaces/{ws}/numbers/{number}"), None),
     ]
 }
 
@@ -207,13 +234,25 @@ async fn invariant_7_tenants_apart() {
     let demo_admin = app.signed_in("admin@demo.test").await;
     let (_, demo_token) = demo_admin.post(&format!("/api/workspaces/{demo}/tokens"), json!({"name": "demo"})).await;
     let demo_user = app.user_id("agent@demo.test").await;
+    let (_, demo_account) = demo_admin
+        .post(
+            &format!("/api/workspaces/{demo}/accounts"),
+            json!({"name": "Demo", "account_sid": "AC0123456789abcdef0123456789abcdef", "auth_token": "demo-token-123"}),
+        )
+        .await;
+    let demo_account = demo_account["id"].as_str().unwrap().to_owned();
+    let (_, demo_number) = demo_admin
+        .post(&format!("/api/workspaces/{demo}/numbers"), json!({"e164": "+14155552671", "account_id": demo_account}))
+        .await;
+    let demo_number = demo_number["id"].as_str().unwrap().to_owned();
     let audit_before: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE workspace_id = $1::uuid")
         .bind(&demo)
         .fetch_one(&app.pool)
         .await
         .unwrap();
 
-    for (method, path, body) in workspace_routes(&demo, &demo_user, demo_token["id"].as_str().unwrap()) {
+    let routes = workspace_routes(&demo, &demo_user, demo_token["id"].as_str().unwrap(), &demo_account, &demo_number);
+    for (method, path, body) in routes {
         for (who, client) in [("session", &acme_owner), ("token", &acme_script)] {
             let (status, resp) = client.send(method.clone(), &path, body.clone()).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{who} {method} {path}: {resp}");
@@ -231,6 +270,22 @@ async fn invariant_7_tenants_apart() {
     assert!(!members.to_string().contains("x@y.test"));
     let (_, tokens) = demo_admin.get(&format!("/api/workspaces/{demo}/tokens")).await;
     assert!(tokens[0]["revoked_at"].is_null());
+    let (_, accounts) = demo_admin.get(&format!("/api/workspaces/{demo}/accounts")).await;
+    assert_eq!(accounts.as_array().unwrap().len(), 1);
+    assert_eq!(accounts[0]["status"], "active");
+    let (_, numbers) = demo_admin.get(&format!("/api/workspaces/{demo}/numbers")).await;
+    assert_eq!(numbers["numbers"].as_array().unwrap().len(), 1);
+    assert_eq!(numbers["numbers"][0]["status"], "active");
+    // And nothing landed in acme either.
+    let acme_rows: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM carrier_accounts WHERE workspace_id = $1::uuid) \
+         + (SELECT count(*) FROM phone_numbers WHERE workspace_id = $1::uuid)",
+    )
+    .bind(&acme)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(acme_rows, 0);
     let audit_after: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE workspace_id = $1::uuid")
         .bind(&demo)
         .fetch_one(&app.pool)

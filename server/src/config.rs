@@ -25,6 +25,16 @@ pub struct Config {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     pub log_format: LogFormat,
+    /// Apply pending migrations at start (default). Off when the app runs as a database role
+    /// that does not own the schema and `switchboard migrate` runs separately.
+    pub auto_migrate: bool,
+    /// How many reverse proxies in front of us append to X-Forwarded-For (0: use the peer
+    /// address). The client address is the entry that many places from the right.
+    pub trusted_proxy_hops: usize,
+    /// After SIGTERM, how long in-flight requests may take before the process exits anyway.
+    pub shutdown_grace_secs: u64,
+    /// The realtime hub's knobs (HUB_* variables).
+    pub hub: crate::hub::HubConfig,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -71,6 +81,9 @@ struct FileConfig {
     session_ttl_hours: Option<i64>,
     body_limit: Option<usize>,
     log_format: Option<LogFormat>,
+    auto_migrate: Option<bool>,
+    trusted_proxy_hops: Option<usize>,
+    shutdown_grace_secs: Option<u64>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/switchboard";
@@ -117,7 +130,24 @@ impl Config {
             Some(other) => bail!("LOG_FORMAT must be json or pretty, not {other:?}"),
             None => file.log_format.unwrap_or(LogFormat::Json),
         };
+        let auto_migrate = match env("AUTO_MIGRATE").as_deref() {
+            Some("true" | "1") => true,
+            Some("false" | "0") => false,
+            Some(other) => bail!("AUTO_MIGRATE must be true or false, not {other:?}"),
+            None => file.auto_migrate.unwrap_or(true),
+        };
+        let trusted_proxy_hops = match env("TRUSTED_PROXY_HOPS") {
+            Some(v) => v.parse().context("TRUSTED_PROXY_HOPS must be a small whole number")?,
+            None => file.trusted_proxy_hops.unwrap_or(0),
+        };
+        let shutdown_grace_secs = match env("SHUTDOWN_GRACE_SECS") {
+            Some(v) => v.parse().context("SHUTDOWN_GRACE_SECS must be a number of seconds")?,
+            None => file.shutdown_grace_secs.unwrap_or(20),
+        };
         Ok(Self {
+            auto_migrate,
+            trusted_proxy_hops,
+            shutdown_grace_secs,
             database_url,
             redis_url: env("REDIS_URL").or(file.redis_url),
             redis_prefix: env("REDIS_PREFIX").or(file.redis_prefix).unwrap_or_else(|| "sb".into()),
@@ -128,6 +158,7 @@ impl Config {
             session_ttl_hours,
             body_limit,
             log_format,
+            hub: crate::hub::HubConfig::from_env(&env)?,
         })
     }
 

@@ -35,13 +35,22 @@ pub enum ApiError {
     InvalidCredentials,
     Forbidden,
     CsrfFailed,
+    /// A webhook whose X-Twilio-Signature is missing or wrong.
+    BadSignature,
     NotFound,
     Conflict {
         code: &'static str,
         message: String,
     },
+    /// 409: the value of `field` is already taken (e.g. a SID or phone number the workspace has).
+    Duplicate {
+        field: String,
+        message: String,
+    },
     PayloadTooLarge,
     UnsupportedMediaType,
+    /// 415 for an endpoint that takes another body type than JSON (e.g. `text/csv`).
+    ExpectedMediaType(&'static str),
     RateLimited {
         retry_after_secs: u64,
     },
@@ -73,8 +82,15 @@ impl ApiError {
                 "Missing or wrong X-CSRF-Token header for a cookie-authenticated request.".into(),
                 None,
             ),
+            BadSignature => (
+                StatusCode::FORBIDDEN,
+                "bad_signature",
+                "The X-Twilio-Signature header is missing or does not match.".into(),
+                None,
+            ),
             NotFound => (StatusCode::NOT_FOUND, "not_found", "No such resource.".into(), None),
             Conflict { code, message } => (StatusCode::CONFLICT, code, message.clone(), None),
+            Duplicate { field, message } => (StatusCode::CONFLICT, "duplicate", message.clone(), Some(field.clone())),
             PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
@@ -85,6 +101,12 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "Send the body as application/json.".into(),
+                None,
+            ),
+            ExpectedMediaType(mime) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("Send the body as {mime}."),
                 None,
             ),
             RateLimited { retry_after_secs } => (
@@ -123,6 +145,24 @@ impl From<sqlx::Error> for ApiError {
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         Self::Internal(e)
+    }
+}
+
+impl From<switchboard_sender::FieldError> for ApiError {
+    fn from(e: switchboard_sender::FieldError) -> Self {
+        Self::Validation { field: e.field.to_owned(), message: e.message }
+    }
+}
+
+impl From<switchboard_sender::WriteError> for ApiError {
+    fn from(e: switchboard_sender::WriteError) -> Self {
+        match e {
+            switchboard_sender::WriteError::Duplicate(f) => {
+                Self::Duplicate { field: f.field.to_owned(), message: f.message }
+            }
+            switchboard_sender::WriteError::Invalid(f) => f.into(),
+            switchboard_sender::WriteError::Db(e) => e.into(),
+        }
     }
 }
 

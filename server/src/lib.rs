@@ -9,11 +9,13 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod hub;
 pub mod ops;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod web;
+pub mod webhooks;
 
 pub use config::Config;
 pub use startup::App;

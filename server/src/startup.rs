@@ -1,7 +1,7 @@
 //! Building and running the app: connect, migrate, assemble state and routes, serve until a
 //! shutdown signal, drain in-flight requests, exit. Tests call the same `App::build`.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -18,13 +18,15 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::auth::guard::{ClientIp, client_ip};
 use crate::auth::mailer::{LogMailer, Mailer};
 use crate::auth::passkeys::relying_party;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::config::Config;
 use crate::error::{ApiError, not_found};
+use crate::hub::{self, Hub};
 use crate::state::AppState;
-use crate::{api, db, ops, telemetry, web};
+use crate::{api, db, ops, telemetry, web, webhooks};
 
 /// A bound, ready-to-run server.
 pub struct App {
@@ -41,7 +43,9 @@ impl App {
 
     pub async fn build_with_mailer(config: Config, mailer: Arc<dyn Mailer>) -> anyhow::Result<Self> {
         let pool = db::connect(&config.database_url).await?;
-        db::migrate(&pool).await?;
+        if config.auto_migrate {
+            db::migrate(&pool).await?;
+        }
         let redis = match &config.redis_url {
             None => None,
             Some(url) => Some(connect_redis(url).await?),
@@ -49,7 +53,14 @@ impl App {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {} (set BIND to another address)", config.bind))?;
+        let hub = match (&config.redis_url, &redis) {
+            (Some(url), Some(conn)) => {
+                Hub::with_redis(config.hub.clone(), url, conn.clone(), &config.redis_prefix).await?
+            }
+            _ => Hub::local(config.hub.clone()),
+        };
         let state = AppState {
+            hub,
             db: pool,
             redis,
             webauthn: relying_party(&config)?.map(Arc::new),
@@ -75,8 +86,24 @@ impl App {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         tracing::info!(addr = %self.local_addr(), public_url = %self.state.config.public_url, "serving");
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        // After the signal, in-flight requests get `shutdown_grace_secs` to finish.
+        let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
+        let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = signalled_tx.send(());
+        };
+        let serve = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).into_future();
+        tokio::pin!(serve);
+        let result = tokio::select! {
+            result = &mut serve => result,
+            _ = async { let _ = signalled_rx.await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(grace_secs = grace.as_secs(), "requests still running after the grace period; exiting");
+                Ok(())
+            }
+        };
         housekeeping.abort();
+        self.state.hub.shutdown().await;
         self.state.db.close().await;
         tracing::info!("stopped");
         result.context("server error")
@@ -98,6 +125,7 @@ async fn housekeeping(state: AppState) {
     loop {
         tick.tick().await;
         state.login_limiter.forget_idle();
+        state.hub.forget_idle();
         if let Err(e) = sqlx::query("DELETE FROM sessions WHERE expires_at < now()").execute(&state.db).await {
             tracing::warn!(error = %e, "could not delete expired sessions");
         }
@@ -118,13 +146,18 @@ fn routes(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::Internal(anyhow::anyhow!("handler panicked")))
         }))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), record_client_ip))
         .layer(axum::middleware::from_fn(ops::track))
         .layer(DefaultBodyLimit::max(state.config.body_limit));
     let console = web::console(web::locate(state.config.web_dir.as_deref()));
     Router::new()
         .merge(api)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+        .route("/api/workspaces/{workspace_id}/hub/publish", post(hub::endpoint::publish))
         .route("/api/{*rest}", any(not_found))
+        .route("/webhooks/twilio/{workspace_id}/{account_id}/inbound", post(webhooks::inbound))
+        .route("/webhooks/twilio/{workspace_id}/{account_id}/status", post(webhooks::status))
+        .route("/ws", get(hub::endpoint::upgrade))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -138,6 +171,18 @@ fn routes(state: AppState) -> Router {
         .merge(console)
         .layer(middleware)
         .with_state(state)
+}
+
+async fn record_client_ip(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if let Some(ip) = client_ip(state.config.trusted_proxy_hops, req.headers(), peer) {
+        req.extensions_mut().insert(ClientIp(ip));
+    }
+    next.run(req).await
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

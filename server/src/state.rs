@@ -9,6 +9,7 @@ use webauthn_rs::Webauthn;
 use crate::auth::mailer::Mailer;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::config::Config;
+use crate::hub::Hub;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -20,4 +21,13 @@ pub struct AppState {
     pub webauthn: Option<Arc<Webauthn>>,
     pub mailer: Arc<dyn Mailer>,
     pub metrics: PrometheusHandle,
+    /// The realtime hub; also the domain's event bus (`hub.bus()`).
+    pub hub: Hub,
+}
+
+impl AppState {
+    /// Where domain code publishes events.
+    pub fn bus(&self) -> Arc<dyn switchboard_sender::Bus> {
+        Arc::new(self.hub.clone())
+    }
 }

@@ -129,6 +129,10 @@ pub fn test_config(database_url: &str) -> Config {
         session_ttl_hours: 24,
         body_limit: 64 * 1024,
         log_format: LogFormat::Pretty,
+        auto_migrate: true,
+        trusted_proxy_hops: 0,
+        shutdown_grace_secs: 5,
+        hub: switchboard_server::hub::HubConfig::default(),
     }
 }
 

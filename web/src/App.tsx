@@ -13,6 +13,7 @@ import { MembersPage } from './pages/settings/Members';
 import { AuditPage } from './pages/settings/Audit';
 import { TokensPage } from './pages/settings/Tokens';
 import { PasskeysPage } from './pages/settings/Passkeys';
+import { NumbersPage } from './pages/numbers/NumbersPage';
 import { Loading } from './ui';
 
 function RequireAuth({ children }: { children: ReactNode }) {
@@ -72,6 +73,7 @@ export function App() {
             {SECTIONS.filter((s) => s.empty).map((s) => (
               <Route key={s.path} path={s.path} element={<EmptySection section={s} />} />
             ))}
+            <Route path="numbers" element={<NumbersPage />} />
             <Route path="settings">
               <Route index element={<Navigate to="members" replace />} />
               <Route path="members" element={<MembersPage />} />

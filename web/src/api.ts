@@ -68,6 +68,112 @@ export interface Passkey {
   last_used_at: string | null;
 }
 
+export type AccountStatus = 'active' | 'paused' | 'failing';
+export type NumberStatus = 'active' | 'paused';
+export type NumberHealth = 'good' | 'warning' | 'blocked';
+
+/** A Twilio account. The auth token is never returned: only whether it is set and its last 4. */
+export interface CarrierAccount {
+  id: string;
+  name: string;
+  account_sid: string;
+  auth_token_set: boolean;
+  auth_token_last4: string;
+  api_key_sid: string | null;
+  api_key_secret_set: boolean;
+  base_url: string;
+  daily_cap: number | null;
+  mps_cap: number | null;
+  status: AccountStatus;
+  number_count: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface NewCarrierAccount {
+  name: string;
+  account_sid: string;
+  auth_token: string;
+  base_url?: string;
+  daily_cap?: number | null;
+  mps_cap?: number | null;
+}
+
+export interface CarrierAccountChange {
+  name?: string;
+  auth_token?: string;
+  base_url?: string;
+  daily_cap?: number | null;
+  mps_cap?: number | null;
+  status?: AccountStatus;
+}
+
+export interface WarmupStep {
+  day: number;
+  daily_cap: number;
+}
+
+export interface PhoneNumber {
+  id: string;
+  e164: string;
+  account_id: string;
+  account_sid: string;
+  sms: boolean;
+  mms: boolean;
+  area_code: string | null;
+  state: string | null;
+  campaign_10dlc: string | null;
+  mps: number;
+  daily_cap: number | null;
+  warmup: WarmupStep[] | null;
+  warmup_started_on: string | null;
+  effective_daily_cap: number | null;
+  health: NumberHealth;
+  status: NumberStatus;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface NumberPage {
+  numbers: PhoneNumber[];
+  next_after: string | null;
+}
+
+export interface NumberFilter {
+  account_id?: string;
+  area_code?: string;
+  state?: string;
+  status?: string;
+  after?: string | null;
+}
+
+export interface NewPhoneNumber {
+  e164: string;
+  account_id: string;
+  sms?: boolean;
+  mms?: boolean;
+  campaign_10dlc?: string;
+  mps?: number;
+  daily_cap?: number | null;
+}
+
+export interface ImportRowResult {
+  row: number;
+  status: 'created' | 'updated' | 'rejected';
+  reason?: string;
+  field?: string;
+  e164?: string;
+  number_id?: string;
+}
+
+export interface ImportReport {
+  rows: ImportRowResult[];
+  created: number;
+  updated: number;
+  rejected: number;
+  ignored_columns: string[];
+}
+
 /** An error answer from the server (or the network), with the server's message. */
 export class ApiError extends Error {
   status: number;
@@ -100,9 +206,9 @@ export function setUnauthorizedHandler(handler: (() => void) | null) {
 // Requests whose 401 means "wrong credentials", not "your session ended".
 const CREDENTIAL_PATHS = ['/api/auth/login', '/api/auth/passkeys/login/', '/api/auth/recovery'];
 
-async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+async function request<T>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (body !== undefined) headers['Content-Type'] = contentType ?? 'application/json';
   if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
 
   let res: Response;
@@ -111,7 +217,7 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
       method,
       headers,
       credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : contentType ? String(body) : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.');
@@ -151,6 +257,8 @@ export const api = {
   put: <T>(path: string, body?: unknown) => request<T>('PUT', path, body ?? {}),
   patch: <T>(path: string, body?: unknown) => request<T>('PATCH', path, body ?? {}),
   del: <T = void>(path: string) => request<T>('DELETE', path),
+  /** POST a text body (e.g. a CSV file) with its own content type. */
+  postText: <T>(path: string, text: string, contentType: string) => request<T>('POST', path, text, contentType),
 };
 
 const ws = (workspaceId: string) => `/api/workspaces/${encodeURIComponent(workspaceId)}`;
@@ -189,6 +297,28 @@ export const endpoints = {
   createToken: (wid: string, name: string) =>
     api.post<{ id: string; name: string; token: string }>(`${ws(wid)}/tokens`, { name }),
   revokeToken: (wid: string, id: string) => api.del(`${ws(wid)}/tokens/${encodeURIComponent(id)}`),
+
+  accounts: (wid: string) => api.get<CarrierAccount[]>(`${ws(wid)}/accounts`),
+  createAccount: (wid: string, a: NewCarrierAccount) => api.post<CarrierAccount>(`${ws(wid)}/accounts`, a),
+  updateAccount: (wid: string, id: string, change: CarrierAccountChange) =>
+    api.patch<CarrierAccount>(`${ws(wid)}/accounts/${encodeURIComponent(id)}`, change),
+  deleteAccount: (wid: string, id: string) => api.del(`${ws(wid)}/accounts/${encodeURIComponent(id)}`),
+
+  numbers: (wid: string, f: NumberFilter) => {
+    const p = new URLSearchParams();
+    for (const key of ['account_id', 'area_code', 'state', 'status'] as const) {
+      const v = f[key];
+      if (v) p.set(key, v);
+    }
+    if (f.after) p.set('after', f.after);
+    p.set('limit', '100');
+    return api.get<NumberPage>(`${ws(wid)}/numbers?${p.toString()}`);
+  },
+  createNumber: (wid: string, n: NewPhoneNumber) => api.post<PhoneNumber>(`${ws(wid)}/numbers`, n),
+  updateNumber: (wid: string, id: string, change: { status?: NumberStatus }) =>
+    api.patch<PhoneNumber>(`${ws(wid)}/numbers/${encodeURIComponent(id)}`, change),
+  deleteNumber: (wid: string, id: string) => api.del(`${ws(wid)}/numbers/${encodeURIComponent(id)}`),
+  importNumbers: (wid: string, csv: string) => api.postText<ImportReport>(`${ws(wid)}/numbers/import`, csv, 'text/csv'),
 };
 
 /** A user-facing message for any thrown value. */

@@ -29,7 +29,7 @@ const GSM7_EXTENSION: &str = "\u{c}^{}\\[~]|€";
 
 /// Septets a character costs in GSM-7, or `None` when it is not in the alphabet.
 fn gsm7_cost(c: char) -> Option<usize> {
-    // ASCII letters, digits and space first: the common case skips the table scans.
+    // ASCII letters, digits and space are the common case; skip the table scan for them.
     if c.is_ascii_alphanumeric() || c == ' ' || GSM7_BASIC.contains(c) {
         Some(1)
     } else if GSM7_EXTENSION.contains(c) {

@@ -1,9 +1,12 @@
 //! The HTTP API under /api and its OpenAPI document (utoipa). Handlers are thin: they go through
 //! the guard (`auth::guard`), do one thing, and return `ApiResult`.
 
+pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod members;
+pub mod number_import;
+pub mod numbers;
 pub mod passkeys;
 pub mod tokens;
 pub mod workspaces;
@@ -25,7 +28,7 @@ use crate::state::AppState;
     components(schemas(ErrorBody)),
     modifiers(&Security),
     security(("session" = []), ("token" = [])),
-    tags((name = "auth"), (name = "passkeys"), (name = "workspaces"), (name = "members"), (name = "audit"), (name = "tokens"))
+    tags((name = "auth"), (name = "passkeys"), (name = "workspaces"), (name = "members"), (name = "audit"), (name = "tokens"), (name = "carrier"))
 )]
 struct ApiDoc;
 
@@ -64,5 +67,10 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(audit::list))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(accounts::list, accounts::create))
+        .routes(routes!(accounts::get, accounts::update, accounts::delete))
+        .routes(routes!(numbers::list, numbers::create))
+        .routes(routes!(number_import::import))
+        .routes(routes!(numbers::get, numbers::update, numbers::delete))
         .split_for_parts()
 }

@@ -41,6 +41,28 @@ pub enum AuthMethod {
     ApiToken { workspace_id: WorkspaceId, token_id: Uuid },
 }
 
+/// The caller's address as `client_ip` worked it out (peer address, or X-Forwarded-For behind
+/// trusted proxies).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub IpAddr);
+
+/// The client address for a request. With `hops` trusted proxies in front, the
+/// client is the X-Forwarded-For entry `hops` places from the right; a header that is shorter
+/// or malformed falls back to the peer address (never trusting what a client wrote itself).
+pub fn client_ip(hops: usize, parts_headers: &axum::http::HeaderMap, peer: Option<IpAddr>) -> Option<IpAddr> {
+    if hops == 0 {
+        return peer;
+    }
+    let chain: Vec<&str> = parts_headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    chain.len().checked_sub(hops).and_then(|i| chain.get(i)).and_then(|s| s.parse().ok()).or(peer)
+}
+
 /// Where a request came from, for the audit log.
 #[derive(Clone, Debug, Default)]
 pub struct RequestMeta {
@@ -51,7 +73,11 @@ pub struct RequestMeta {
 impl RequestMeta {
     pub fn from_parts(parts: &Parts) -> Self {
         Self {
-            ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
+            ip: parts
+                .extensions
+                .get::<ClientIp>()
+                .map(|c| c.0)
+                .or_else(|| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())),
             request_id: parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned),
         }
     }
@@ -103,6 +129,13 @@ impl FromRequestParts<AppState> for Principal {
             auth: AuthMethod::Session { token_hash, csrf_token },
             meta,
         })
+    }
+}
+
+impl Principal {
+    /// The principal of a raw API token (for `/ws?token=`, where clients cannot set headers).
+    pub async fn from_token(state: &AppState, token: &str, meta: RequestMeta) -> ApiResult<Self> {
+        from_api_token(state, token, meta).await
     }
 }
 
@@ -203,5 +236,22 @@ impl Member {
         audit::record(&state.db, self, entry).await?;
         tracing::warn!(user = %self.principal.user.id, workspace = %self.workspace_id, action, "permission denied");
         Err(ApiError::Forbidden)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_is_trusted_only_as_far_as_configured() {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("x-forwarded-for", "6.6.6.6, 203.0.113.7".parse().unwrap());
+        let peer = Some("10.0.0.1".parse().unwrap());
+        assert_eq!(client_ip(0, &headers, peer), peer, "no proxies: the peer");
+        assert_eq!(client_ip(1, &headers, peer), Some("203.0.113.7".parse().unwrap()), "one proxy appended the client");
+        assert_eq!(client_ip(2, &headers, peer), Some("6.6.6.6".parse().unwrap()));
+        assert_eq!(client_ip(3, &headers, peer), peer, "a short chain falls back");
+        assert_eq!(client_ip(1, &axum::http::HeaderMap::new(), peer), peer);
     }
 }

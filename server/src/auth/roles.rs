@@ -29,6 +29,20 @@ pub enum Permission {
     ViewAudit,
     /// Create and revoke one's own API tokens.
     ManageOwnTokens,
+    /// See carrier accounts (never their secrets) and phone numbers.
+    ViewCarrier,
+    /// Add, change and delete carrier accounts and phone numbers, import numbers.
+    ManageCarrier,
+    /// Follow campaigns and crusades live (realtime topics `campaign:`, `crusade:`, `grid`).
+    WatchCampaigns,
+    /// Follow the inbox and tickets live (`inbox`, `ticket:`).
+    WatchInbox,
+    /// Follow pipeline boards live (`board:`).
+    WatchBoards,
+    /// Follow imports live (`import:`).
+    WatchImports,
+    /// Publish events on the realtime hub through the API (integrations, load tests).
+    PublishEvents,
 }
 
 impl Role {
@@ -36,8 +50,10 @@ impl Role {
         use Permission::*;
         use Role::*;
         match permission {
-            ViewWorkspace | ManageOwnTokens => true,
-            ManageMembers | ViewAudit => matches!(self, Owner | Admin),
+            ViewWorkspace | ManageOwnTokens | ViewCarrier | WatchCampaigns | WatchBoards => true,
+            WatchInbox => self != Viewer,
+            WatchImports => matches!(self, Owner | Admin | Manager),
+            ManageMembers | ViewAudit | ManageCarrier | PublishEvents => matches!(self, Owner | Admin),
             ManageOwners => self == Owner,
         }
     }
@@ -64,6 +80,8 @@ mod tests {
             assert_eq!(role.allows(Permission::ManageMembers), matches!(role, Role::Owner | Role::Admin));
             assert_eq!(role.allows(Permission::ViewAudit), matches!(role, Role::Owner | Role::Admin));
             assert!(role.allows(Permission::ViewWorkspace));
+            assert!(role.allows(Permission::ViewCarrier));
+            assert_eq!(role.allows(Permission::ManageCarrier), matches!(role, Role::Owner | Role::Admin));
         }
     }
 }

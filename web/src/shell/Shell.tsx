@@ -7,6 +7,8 @@ import type { Membership } from '../api';
 import { useSession, useSignedIn } from '../session';
 import { applyTheme, currentTheme, type Theme } from '../theme';
 import { SECTIONS, SETTINGS } from './sections';
+import { PresenceAvatars, RealtimeProvider, TopicStrip } from '../realtime/react';
+import { topicOf } from '../realtime/topics';
 
 export interface WorkspaceContext {
   workspace: Membership;
@@ -22,7 +24,11 @@ export function Shell() {
   const { slug } = useParams();
   const workspace = session.memberships.find((m) => m.slug === slug);
 
+  const location = useLocation();
+  const topic = topicOf(location.pathname);
+
   return (
+    <RealtimeProvider>
     <div className="shell">
       <Header workspace={workspace} />
       <div className="shell-body">
@@ -30,6 +36,7 @@ export function Shell() {
           <>
             <Nav slug={workspace.slug} />
             <main className="content" data-testid="content">
+              {topic && <TopicStrip workspaceId={workspace.workspace_id} topic={topic} />}
               <Outlet context={{ workspace } satisfies WorkspaceContext} />
             </main>
           </>
@@ -46,6 +53,7 @@ export function Shell() {
         )}
       </div>
     </div>
+    </RealtimeProvider>
   );
 }
 
@@ -82,7 +90,7 @@ function Header({ workspace }: { workspace?: Membership }) {
         </select>
       </label>
       <div className="header-spacer" />
-      <div id="presence" className="presence" data-testid="presence" aria-label="People here now" />
+      <PresenceAvatars workspaceId={workspace?.workspace_id} />
       <ThemeToggle />
       <UserMenu />
     </header>

@@ -56,14 +56,7 @@ export const SECTIONS: Section[] = [
       body: 'Large CSV files from vendors will upload here in resumable chunks; every source row is kept and either accepted or rejected with a reason. This section is not available yet.',
     },
   },
-  {
-    path: 'numbers',
-    label: 'Numbers',
-    empty: {
-      title: 'Numbers arrive with the sender engine.',
-      body: 'Twilio accounts and phone numbers, with their caps, warm-up stage and health, will be managed here. This section is not available yet.',
-    },
-  },
+  { path: 'numbers', label: 'Numbers' },
 ];
 
 export const SETTINGS: { path: string; label: string }[] = [

@@ -1,0 +1,182 @@
+//! Pacing (invariant 3): every send takes tokens from its number's and its account's bucket
+//! before it is claimed. One GCRA (generic cell rate algorithm) with no burst: a request of
+//! `cost` tokens is granted when every bucket's theoretical arrival time (TAT) has come, and
+//! pushes each TAT `cost` intervals ahead, so a number at 1 MPS that sent a 3-segment message
+//! waits 3 s before the next. All buckets of a send are taken together or not at all.
+//!
+//! The same arithmetic runs in two stores:
+//! - in-process (`LocalPacer`), for a single instance;
+//! - in Redis (`RedisPacer`), a Lua script on Redis's own clock, so the caps hold summed over
+//!   every instance sharing the Redis.
+//!
+//! (governor, used for failed-login limiting, is not used here: its burst capacity cannot
+//! express "cost n, no burst" nor take from two buckets atomically, and the local and
+//! distributed pacers must agree exactly.)
+//!
+//! A token is one segment: MPS counts segments.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One rate limit a send must respect, e.g. `number:+14155550100` at 1/s.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bucket {
+    pub key: String,
+    /// Tokens per second (> 0; fractional allowed, e.g. 0.5 = one every 2 s).
+    pub per_second: f64,
+}
+
+impl Bucket {
+    pub fn new(key: impl Into<String>, per_second: f64) -> Self {
+        Self { key: key.into(), per_second }
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_secs_f64(1.0 / self.per_second.max(1e-6))
+    }
+}
+
+/// The answer to a request for tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Take {
+    Granted,
+    /// Not now; the earliest moment all buckets could grant, from now.
+    Wait(Duration),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PacingError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+/// Pacing in-process or across instances through Redis.
+#[derive(Clone)]
+pub enum Pacer {
+    Local(LocalPacer),
+    Redis(RedisPacer),
+}
+
+impl Pacer {
+    /// Takes `cost` tokens from every bucket, or none and says how long to wait.
+    pub async fn take(&self, buckets: &[Bucket], cost: u32) -> Result<Take, PacingError> {
+        match self {
+            Pacer::Local(p) => Ok(p.take(buckets, cost)),
+            Pacer::Redis(p) => p.take(buckets, cost).await,
+        }
+    }
+}
+
+/// In-process GCRA: the TAT of each bucket, behind one short-held lock.
+#[derive(Clone)]
+pub struct LocalPacer {
+    epoch: Instant,
+    tats: Arc<Mutex<HashMap<String, Duration>>>,
+}
+
+impl Default for LocalPacer {
+    fn default() -> Self {
+        Self { epoch: Instant::now(), tats: Arc::default() }
+    }
+}
+
+impl LocalPacer {
+    pub fn take(&self, buckets: &[Bucket], cost: u32) -> Take {
+        let cost = cost.max(1);
+        let now = self.epoch.elapsed();
+        let mut tats = self.tats.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let wait = buckets
+            .iter()
+            .map(|b| tats.get(&b.key).copied().unwrap_or(now).saturating_sub(now))
+            .max()
+            .unwrap_or_default();
+        if !wait.is_zero() {
+            return Take::Wait(wait);
+        }
+        for bucket in buckets {
+            let tat = tats.get(&bucket.key).copied().unwrap_or(now).max(now);
+            tats.insert(bucket.key.clone(), tat + bucket.interval() * cost);
+        }
+        Take::Granted
+    }
+}
+
+/// GCRA in Redis, shared by every instance using the same Redis and key prefix.
+#[derive(Clone)]
+pub struct RedisPacer {
+    conn: redis::aio::ConnectionManager,
+    prefix: String,
+    script: Arc<redis::Script>,
+}
+
+/// KEYS: bucket keys. ARGV[1]: cost; ARGV[i+1]: the i-th bucket's interval in microseconds.
+/// Returns 0 when granted, else microseconds to wait. Time comes from Redis itself.
+const GCRA_LUA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local cost = tonumber(ARGV[1])
+local wait = 0
+local new_tats = {}
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[i + 1])
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  -- No burst: granted only when the bucket's theoretical arrival time has come.
+  if tat > now then
+    local w = tat - now
+    if w > wait then wait = w end
+  end
+  new_tats[i] = tat + cost * interval
+end
+if wait > 0 then return wait end
+for i, key in ipairs(KEYS) do
+  local ttl = math.ceil((new_tats[i] - now) / 1000) + 1000
+  redis.call('SET', key, new_tats[i], 'PX', ttl)
+end
+return 0
+"#;
+
+impl RedisPacer {
+    pub fn new(conn: redis::aio::ConnectionManager, prefix: impl Into<String>) -> Self {
+        Self { conn, prefix: prefix.into(), script: Arc::new(redis::Script::new(GCRA_LUA)) }
+    }
+
+    pub async fn take(&self, buckets: &[Bucket], cost: u32) -> Result<Take, PacingError> {
+        let mut invocation = self.script.prepare_invoke();
+        invocation.arg(cost.max(1));
+        for bucket in buckets {
+            invocation.key(format!("{}:pace:{}", self.prefix, bucket.key));
+            invocation.arg(bucket.interval().as_micros() as u64);
+        }
+        let mut conn = self.conn.clone();
+        let wait_us: u64 = invocation.invoke_async(&mut conn).await?;
+        Ok(if wait_us == 0 { Take::Granted } else { Take::Wait(Duration::from_micros(wait_us)) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_burst_and_multi_segment_costs_push_the_next_send() {
+        let pacer = LocalPacer::default();
+        let number = [Bucket::new("number:a", 10.0)];
+        assert_eq!(pacer.take(&number, 1), Take::Granted);
+        assert!(matches!(pacer.take(&number, 1), Take::Wait(w) if w <= Duration::from_millis(100)));
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(pacer.take(&number, 3), Take::Granted);
+        assert!(matches!(pacer.take(&number, 1), Take::Wait(w) if w > Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn all_buckets_or_none() {
+        let pacer = LocalPacer::default();
+        let account = Bucket::new("account:x", 1.0);
+        assert_eq!(pacer.take(&[Bucket::new("number:a", 100.0), account.clone()], 1), Take::Granted);
+        // The account is spent; number b must not lose a token to the refused request.
+        assert!(matches!(pacer.take(&[Bucket::new("number:b", 1.0), account], 1), Take::Wait(_)));
+        assert_eq!(pacer.take(&[Bucket::new("number:b", 1.0)], 1), Take::Granted);
+    }
+}

@@ -1,0 +1,532 @@
+//! One task per WebSocket: it reads the client's frames (subscribe, presence, drop, ping), writes
+//! what the hub queued for it in batches, pings, and on the way out withdraws its subscriptions
+//! and presence. Whatever ends the connection ends here, in [`run`].
+//!
+//! Queued record events pass a per-subscription check: duplicates (already sent during
+//! recovery) are skipped, a gap is filled from history (or answered with `resync`), and a
+//! changed epoch becomes a `resync` — so a client never sees a silent gap (invariant 6).
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota};
+use serde_json::Value;
+use switchboard_sender::WorkspaceId;
+use tokio::sync::mpsc;
+
+use super::history::Outcome;
+use super::presence::ConnEntry;
+use super::protocol::{self, ClientFrame, DropNote, Position, ServerFrame};
+use super::rooms::{ConnHandle, Frame, Kill, KillReason};
+use super::topics::{Refusal, Topic};
+use super::{Hub, RoomKey, drops, metrics, room_key};
+use crate::auth::guard::{Member, Principal};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Largest presence meta accepted, serialized.
+pub const MAX_META_BYTES: usize = 1024;
+/// Frames written per batch before the socket is flushed.
+const BATCH: u64 = 256;
+
+/// Why the loop ended.
+#[derive(Debug)]
+enum Exit {
+    /// The client closed, vanished or broke the protocol.
+    Gone,
+    /// No frame (not even a pong) for two ping intervals.
+    Dead,
+    /// The hub fired the kill switch (slow consumer or shutdown).
+    Killed,
+    TooLarge,
+}
+
+struct Subscription {
+    workspace: WorkspaceId,
+    topic: String,
+    epoch: Arc<str>,
+    last_seq: u64,
+    presence: bool,
+    meta: Value,
+}
+
+/// What to do with one queued frame.
+enum Admit {
+    Send,
+    Skip,
+    Resync,
+    Gap,
+}
+
+struct Connection {
+    state: AppState,
+    hub: Hub,
+    principal: Principal,
+    handle: ConnHandle,
+    sink: SplitSink<WebSocket, Message>,
+    subs: HashMap<RoomKey, Subscription>,
+    chatter: Option<DefaultDirectRateLimiter>,
+    meta_version: u64,
+}
+
+/// Serves one upgraded socket until it ends.
+pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
+    let hub = state.hub.clone();
+    let (tx, rx) = mpsc::channel(hub.config.queue_len);
+    let handle = ConnHandle { id: hub.next_conn_id().into(), tx, kill: Arc::new(Kill::default()) };
+    hub.rooms.register_conn(&handle);
+    let (sink, stream) = socket.split();
+    let mut conn =
+        Connection { state, hub, principal, handle, sink, subs: HashMap::new(), chatter: None, meta_version: 0 };
+    let exit = conn.serve(stream, rx).await;
+    conn.withdraw().await;
+    conn.say_goodbye(exit).await;
+    conn.hub.rooms.unregister_conn(&conn.handle.id);
+}
+
+impl Connection {
+    async fn serve(&mut self, mut stream: SplitStream<WebSocket>, mut rx: mpsc::Receiver<Arc<Frame>>) -> Exit {
+        let interval = self.hub.config.ping_interval;
+        let hello = ServerFrame::Hello {
+            conn: &self.handle.id,
+            user_id: self.principal.user.id,
+            ping_ms: interval.as_millis() as u64,
+            max_frame: self.hub.config.max_frame,
+        };
+        if let Err(exit) = self.write(hello.to_text().into()).await {
+            return exit;
+        }
+        let kill = self.handle.kill.clone();
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        let mut heard = true;
+        loop {
+            let step = tokio::select! {
+                biased;
+                _ = kill.notify.notified() => Err(Exit::Killed),
+                msg = stream.next() => {
+                    heard = true;
+                    self.on_message(msg).await
+                }
+                Some(frame) = rx.recv() => self.write_batch(frame, &mut rx).await,
+                _ = ping.tick() => {
+                    if !heard {
+                        Err(Exit::Dead)
+                    } else {
+                        heard = false;
+                        self.write(Message::Ping(Default::default())).await
+                    }
+                }
+            };
+            if let Err(exit) = step {
+                return exit;
+            }
+        }
+    }
+
+    async fn on_message(&mut self, msg: Option<Result<Message, axum::Error>>) -> Result<(), Exit> {
+        match msg {
+            None | Some(Ok(Message::Close(_))) => Err(Exit::Gone),
+            Some(Err(e)) => Err(if too_large(&e) { Exit::TooLarge } else { Exit::Gone }),
+            Some(Ok(Message::Text(text))) => {
+                metrics::frames_in(1);
+                match serde_json::from_str::<ClientFrame>(&text) {
+                    Ok(frame) => self.on_frame(frame).await,
+                    Err(e) => self.error("bad_frame", &format!("Not a frame of this protocol: {e}"), None, None).await,
+                }
+            }
+            Some(Ok(Message::Binary(_))) => {
+                metrics::frames_in(1);
+                self.error(
+                    "bad_frame",
+                    "Frames are JSON text; binary frames are not part of this protocol.",
+                    None,
+                    None,
+                )
+                .await
+            }
+            Some(Ok(_)) => Ok(()), // ping and pong: tungstenite answers pings itself
+        }
+    }
+
+    async fn on_frame(&mut self, frame: ClientFrame) -> Result<(), Exit> {
+        match frame {
+            ClientFrame::Ping => self.write(ServerFrame::Pong.to_text().into()).await,
+            ClientFrame::Subscribe { workspace, topic, since, meta, presence, reference } => {
+                self.subscribe(workspace, &topic, since, meta.unwrap_or(Value::Null), presence, reference.as_deref())
+                    .await
+            }
+            ClientFrame::Unsubscribe { workspace, topic } => {
+                let key = room_key(workspace, &topic);
+                if !self.subs.contains_key(&key) {
+                    return self.not_subscribed(workspace, &topic).await;
+                }
+                self.leave(&key).await;
+                self.write(ServerFrame::Unsubscribed { workspace, topic: &topic }.to_text().into()).await
+            }
+            ClientFrame::Presence { workspace, topic, meta } => self.set_meta(workspace, &topic, meta).await,
+            ClientFrame::Drop { workspace, topic, text, anchor, ttl_ms } => {
+                self.drop_note(workspace, &topic, text, anchor, ttl_ms).await
+            }
+        }
+    }
+
+    async fn subscribe(
+        &mut self,
+        workspace: WorkspaceId,
+        raw_topic: &str,
+        since: Option<Position>,
+        meta: Value,
+        presence: bool,
+        reference: Option<&str>,
+    ) -> Result<(), Exit> {
+        let topic = match self.authorize(workspace, raw_topic).await {
+            Ok(topic) => topic,
+            Err(refusal) => {
+                return self.error(refusal.code(), refusal.message(), Some((workspace, raw_topic)), reference).await;
+            }
+        };
+        if serde_json::to_string(&meta).map_or(0, |s| s.len()) > MAX_META_BYTES {
+            return self
+                .error("meta_too_large", "Presence meta is limited to 1 KiB.", Some((workspace, raw_topic)), reference)
+                .await;
+        }
+        let key = room_key(workspace, &topic.name);
+        if self.subs.contains_key(&key) {
+            self.leave(&key).await;
+        } else if self.subs.len() >= self.hub.config.max_subscriptions {
+            let msg = "This connection holds as many topics as it may; unsubscribe from one first.";
+            return self.error("too_many_subscriptions", msg, Some((workspace, raw_topic)), reference).await;
+        }
+        let room = self.hub.rooms.join(&key, workspace, &topic.name, self.handle.clone(), presence);
+        if presence {
+            self.hub.load_presence(&key, &room).await;
+        }
+        let recovery = match self.hub.recover(&key, since.as_ref()).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read topic history");
+                self.hub.rooms.leave(&key, &self.handle.id);
+                let msg = "The topic's history is unavailable right now; try again.";
+                return self.error("unavailable", msg, Some((workspace, raw_topic)), reference).await;
+            }
+        };
+        metrics::subscribed(&topic.name, 1.0);
+        let sub = Subscription {
+            workspace,
+            topic: topic.name.clone(),
+            epoch: recovery.epoch.clone(),
+            last_seq: recovery.seq,
+            presence,
+            meta: meta.clone(),
+        };
+        self.subs.insert(key.clone(), sub);
+        let (epoch, seq, t) = (&*recovery.epoch, recovery.seq, topic.name.as_str());
+        let (recovered, missed, resync) = match recovery.outcome {
+            Outcome::Fresh => (None, Vec::new(), None),
+            Outcome::Missed(events) => {
+                metrics::recovery(t, "served");
+                (Some(events.len()), events, None)
+            }
+            Outcome::Resync(reason) => {
+                metrics::recovery(t, "resync");
+                (None, Vec::new(), Some(reason))
+            }
+        };
+        let subscribed = ServerFrame::Subscribed { workspace, topic: t, epoch, seq, recovered, reference };
+        self.feed(subscribed.to_text().into()).await?;
+        if let Some(reason) = resync {
+            self.feed(ServerFrame::Resync { workspace, topic: t, epoch, seq, reason }.to_text().into()).await?;
+        }
+        for event in missed {
+            self.feed(Message::Text(event)).await?;
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        let live_drops = room.drops.lock().expect("drops lock").live(now);
+        for note in &live_drops {
+            self.feed(ServerFrame::Drop { workspace, topic: t, note }.to_text().into()).await?;
+        }
+        if presence {
+            let users = room.presence.lock().expect("presence lock").snapshot();
+            self.feed(ServerFrame::PresenceState { workspace, topic: t, users }.to_text().into()).await?;
+        }
+        self.flush().await?;
+        if presence {
+            let entry = self.entry(meta);
+            self.hub.presence_upsert(&key, entry).await;
+        }
+        Ok(())
+    }
+
+    /// The topic, if the caller is a member of `workspace` whose role may follow it. Another
+    /// workspace's topic is refused exactly like one that does not exist (invariant 7).
+    async fn authorize(&self, workspace: WorkspaceId, raw_topic: &str) -> Result<Topic, Refusal> {
+        let topic = Topic::parse(raw_topic)?;
+        let member = match Member::resolve(&self.state, self.principal.clone(), workspace).await {
+            Ok(m) => m,
+            Err(ApiError::NotFound) => return Err(Refusal::NotFound),
+            Err(e) => {
+                tracing::warn!(error = ?e, "membership lookup failed");
+                return Err(Refusal::NotFound);
+            }
+        };
+        topic.authorize(member.role)?;
+        Ok(topic)
+    }
+
+    fn entry(&mut self, meta: Value) -> ConnEntry {
+        self.meta_version += 1;
+        ConnEntry {
+            conn: self.handle.id.to_string(),
+            instance: self.hub.instance.to_string(),
+            user_id: self.principal.user.id,
+            name: self.principal.user.name.clone(),
+            meta,
+            version: self.meta_version,
+        }
+    }
+
+    async fn set_meta(&mut self, workspace: WorkspaceId, topic: &str, meta: Value) -> Result<(), Exit> {
+        let key = room_key(workspace, topic);
+        let Some(sub) = self.subs.get(&key) else { return self.not_subscribed(workspace, topic).await };
+        if !sub.presence {
+            return self
+                .error("presence_off", "This subscription takes no part in presence.", Some((workspace, topic)), None)
+                .await;
+        }
+        if serde_json::to_string(&meta).map_or(0, |s| s.len()) > MAX_META_BYTES {
+            return self
+                .error("meta_too_large", "Presence meta is limited to 1 KiB.", Some((workspace, topic)), None)
+                .await;
+        }
+        if !self.allow_chatter() {
+            return self.rate_limited(workspace, topic).await;
+        }
+        if let Some(sub) = self.subs.get_mut(&key) {
+            sub.meta = meta.clone();
+        }
+        let entry = self.entry(meta);
+        self.hub.presence_upsert(&key, entry).await;
+        Ok(())
+    }
+
+    async fn drop_note(
+        &mut self,
+        workspace: WorkspaceId,
+        topic: &str,
+        text: String,
+        anchor: Option<String>,
+        ttl_ms: Option<u64>,
+    ) -> Result<(), Exit> {
+        let key = room_key(workspace, topic);
+        if !self.subs.contains_key(&key) {
+            return self.not_subscribed(workspace, topic).await;
+        }
+        if let Err(msg) = drops::validate(&text, anchor.as_deref()) {
+            return self.error("invalid_drop", msg, Some((workspace, topic)), None).await;
+        }
+        if !self.allow_chatter() {
+            return self.rate_limited(workspace, topic).await;
+        }
+        let ttl = drops::ttl(ttl_ms);
+        let note = DropNote {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            user_id: self.principal.user.id,
+            name: self.principal.user.name.clone(),
+            text: text.trim().to_owned(),
+            anchor,
+            expires_at: chrono::Utc::now().timestamp_millis() + ttl.as_millis() as i64,
+        };
+        self.hub.drop_note(&key, note).await;
+        Ok(())
+    }
+
+    fn allow_chatter(&mut self) -> bool {
+        let per_sec = self.hub.config.chatter_per_sec;
+        let limiter = self.chatter.get_or_insert_with(|| {
+            let rate = NonZeroU32::new(per_sec).unwrap_or(NonZeroU32::MIN);
+            let burst = NonZeroU32::new(per_sec.saturating_mul(2)).unwrap_or(NonZeroU32::MIN);
+            governor::RateLimiter::direct(Quota::per_second(rate).allow_burst(burst))
+        });
+        limiter.check().is_ok()
+    }
+
+    async fn rate_limited(&mut self, workspace: WorkspaceId, topic: &str) -> Result<(), Exit> {
+        self.error("rate_limited", "Too many presence updates or drops; slow down.", Some((workspace, topic)), None)
+            .await
+    }
+
+    async fn not_subscribed(&mut self, workspace: WorkspaceId, topic: &str) -> Result<(), Exit> {
+        self.error("not_subscribed", "Subscribe to the topic first.", Some((workspace, topic)), None).await
+    }
+
+    /// Leaves one topic: the room, and its presence.
+    async fn leave(&mut self, key: &RoomKey) {
+        let Some(sub) = self.subs.remove(key) else { return };
+        self.hub.rooms.leave(key, &self.handle.id);
+        if sub.presence {
+            self.hub.presence_remove(key, &self.handle.id).await;
+        }
+        metrics::subscribed(&sub.topic, -1.0);
+    }
+
+    /// Leaves every topic; runs before any goodbye, so nobody waits on a dying connection.
+    async fn withdraw(&mut self) {
+        let keys: Vec<RoomKey> = self.subs.keys().cloned().collect();
+        for key in keys {
+            self.leave(&key).await;
+        }
+    }
+
+    async fn say_goodbye(&mut self, exit: Exit) {
+        let (code, reason, grace) = match exit {
+            Exit::Killed => match self.handle.kill.reason() {
+                KillReason::SlowConsumer => {
+                    (protocol::CLOSE_SLOW_CONSUMER, "slow consumer: queue overflowed", self.hub.config.ping_interval)
+                }
+                KillReason::Shutdown => {
+                    (protocol::CLOSE_GOING_AWAY, "server shutting down", Duration::from_millis(500))
+                }
+                KillReason::None => return,
+            },
+            Exit::TooLarge => (protocol::CLOSE_FRAME_TOO_LARGE, "frame too large", Duration::from_secs(1)),
+            Exit::Gone | Exit::Dead => return,
+        };
+        let close = Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }));
+        let _ = tokio::time::timeout(grace, self.sink.send(close)).await;
+    }
+
+    /// Writes a batch of queued frames (the first and whatever else is already waiting).
+    async fn write_batch(&mut self, first: Arc<Frame>, rx: &mut mpsc::Receiver<Arc<Frame>>) -> Result<(), Exit> {
+        let mut next = Some(first);
+        let mut written = 0u64;
+        while let Some(frame) = next {
+            match self.admit(&frame) {
+                Admit::Send => {
+                    self.feed(Message::Text(frame.text.clone())).await?;
+                    written += 1;
+                }
+                Admit::Skip => {}
+                Admit::Resync => self.resync(&frame.room, "epoch").await?,
+                Admit::Gap => self.fill_gap(&frame.room).await?,
+            }
+            if written >= BATCH {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+        metrics::frames_out(written);
+        self.flush().await
+    }
+
+    fn admit(&mut self, frame: &Frame) -> Admit {
+        let Some(sub) = self.subs.get_mut(&frame.room) else { return Admit::Skip };
+        if frame.seq == 0 {
+            return Admit::Send;
+        }
+        if *frame.epoch != *sub.epoch {
+            sub.epoch = frame.epoch.clone();
+            sub.last_seq = frame.seq;
+            return Admit::Resync;
+        }
+        if frame.seq <= sub.last_seq {
+            return Admit::Skip;
+        }
+        if frame.seq == sub.last_seq + 1 {
+            sub.last_seq = frame.seq;
+            return Admit::Send;
+        }
+        Admit::Gap
+    }
+
+    async fn resync(&mut self, key: &RoomKey, reason: &'static str) -> Result<(), Exit> {
+        let Some(sub) = self.subs.get(key) else { return Ok(()) };
+        metrics::recovery(&sub.topic, "resync");
+        let frame = ServerFrame::Resync {
+            workspace: sub.workspace,
+            topic: &sub.topic,
+            epoch: &sub.epoch,
+            seq: sub.last_seq,
+            reason,
+        };
+        let text = frame.to_text();
+        self.feed(text.into()).await
+    }
+
+    /// A queued event skipped ahead (events were lost between instances): send what history
+    /// holds in between, or `resync`.
+    async fn fill_gap(&mut self, key: &RoomKey) -> Result<(), Exit> {
+        let Some(sub) = self.subs.get(key) else { return Ok(()) };
+        let since = Position { epoch: sub.epoch.to_string(), seq: sub.last_seq };
+        let recovery = match self.hub.recover(key, Some(&since)).await {
+            Ok(r) => r,
+            Err(_) => return Err(Exit::Gone), // cannot prove completeness: let the client reconnect
+        };
+        let Some(sub) = self.subs.get_mut(key) else { return Ok(()) };
+        sub.epoch = recovery.epoch.clone();
+        sub.last_seq = recovery.seq;
+        match recovery.outcome {
+            Outcome::Missed(events) => {
+                metrics::recovery(&sub.topic, "served");
+                for event in events {
+                    self.feed(Message::Text(event)).await?;
+                }
+                Ok(())
+            }
+            Outcome::Resync(reason) => self.resync(key, reason).await,
+            Outcome::Fresh => Ok(()),
+        }
+    }
+
+    async fn error(
+        &mut self,
+        code: &str,
+        message: &str,
+        about: Option<(WorkspaceId, &str)>,
+        reference: Option<&str>,
+    ) -> Result<(), Exit> {
+        let frame =
+            ServerFrame::Error { code, message, workspace: about.map(|a| a.0), topic: about.map(|a| a.1), reference };
+        self.write(frame.to_text().into()).await
+    }
+
+    async fn write(&mut self, msg: Message) -> Result<(), Exit> {
+        self.feed(msg).await?;
+        self.flush().await
+    }
+
+    async fn feed(&mut self, msg: Message) -> Result<(), Exit> {
+        let kill = self.handle.kill.clone();
+        let limit = self.hub.config.ping_interval;
+        tokio::select! {
+            r = tokio::time::timeout(limit, self.sink.feed(msg)) => r.map_err(|_| Exit::Dead)?.map_err(|_| Exit::Gone),
+            _ = kill.notify.notified() => Err(Exit::Killed),
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), Exit> {
+        let kill = self.handle.kill.clone();
+        let limit = self.hub.config.ping_interval;
+        tokio::select! {
+            r = tokio::time::timeout(limit, self.sink.flush()) => r.map_err(|_| Exit::Dead)?.map_err(|_| Exit::Gone),
+            _ = kill.notify.notified() => Err(Exit::Killed),
+        }
+    }
+}
+
+/// Whether a read failed because the client's frame exceeded the size limit.
+fn too_large(e: &axum::Error) -> bool {
+    use std::error::Error as _;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = e.source();
+    while let Some(s) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = s.downcast_ref::<tungstenite::Error>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}

@@ -1,0 +1,161 @@
+//! Twilio webhooks: inbound messages and status callbacks for one carrier account, at
+//! `/webhooks/twilio/{workspace_id}/{account_id}/inbound` and `.../status` (the URLs to set on
+//! the account's numbers and as StatusCallback).
+//!
+//! Nothing is read, stored or answered before the X-Twilio-Signature checks out against the
+//! account's auth token and the public URL (invariant 5: badly signed → 403, stored nowhere).
+//! Processing then runs in one transaction in `sender::inbound`, so a crash midway stores
+//! nothing and Twilio's retry stores it once.
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use switchboard_sender::inbound::{self, InboundMessage, InboundOutcome, StatusCallback};
+use switchboard_sender::twilio::resource::MessageStatus;
+use switchboard_sender::twilio::signature;
+use switchboard_sender::{E164, WorkspaceId, accounts};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Path;
+use crate::state::AppState;
+
+#[derive(serde::Deserialize)]
+pub struct AccountPath {
+    workspace_id: WorkspaceId,
+    account_id: Uuid,
+}
+
+/// The form parameters of a webhook whose signature has been verified.
+struct Signed {
+    params: Vec<(String, String)>,
+}
+
+impl Signed {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn require(&self, name: &'static str) -> ApiResult<&str> {
+        self.get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::validation(name, format!("{name} is required")))
+    }
+
+    fn phone(&self, name: &'static str) -> ApiResult<E164> {
+        E164::parse(self.require(name)?).map_err(|e| ApiError::validation(name, format!("{name}: {e}")))
+    }
+}
+
+/// Checks the signature against the account's auth token; 404 for an unknown account, 403 for
+/// a missing or wrong signature or another account's AccountSid.
+async fn verify(
+    state: &AppState,
+    path: &AccountPath,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Signed> {
+    let mut conn = state.db.acquire().await?;
+    let creds = accounts::credentials(&mut conn, path.workspace_id, &state.config.secret_key.0, path.account_id)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("opening account credentials: {e}")))?
+        .ok_or(ApiError::NotFound)?;
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let url = state
+        .config
+        .public_url
+        .join(uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path()))
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let given = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let valid = signature::validate(creds.auth_token.expose(), url.as_str(), &params, given);
+    let signed = Signed { params };
+    if !valid || signed.get("AccountSid") != Some(creds.account_sid.as_str()) {
+        metrics::counter!("switchboard_webhooks_rejected_total").increment(1);
+        tracing::warn!(account = %path.account_id, "webhook with a bad signature refused");
+        return Err(ApiError::BadSignature);
+    }
+    Ok(signed)
+}
+
+/// An inbound message. Answers TwiML: the one confirmation for STOP/START/HELP, else nothing.
+pub async fn inbound(
+    State(state): State<AppState>,
+    Path(path): Path<AccountPath>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let signed = verify(&state, &path, &uri, &headers, &body).await?;
+    let media_count: usize = signed.get("NumMedia").and_then(|n| n.parse().ok()).unwrap_or(0).min(10);
+    let msg = InboundMessage {
+        sid: signed.require("MessageSid")?.to_owned(),
+        from: signed.phone("From")?,
+        to: signed.phone("To")?,
+        body: signed.get("Body").unwrap_or_default().to_owned(),
+        media: (0..media_count)
+            .filter_map(|i| {
+                let url = signed.get(&format!("MediaUrl{i}"))?.to_owned();
+                Some((url, signed.get(&format!("MediaContentType{i}")).map(str::to_owned)))
+            })
+            .collect(),
+        account_id: path.account_id,
+    };
+    let mut tx = state.db.begin().await?;
+    let outcome = inbound::receive_message(&mut tx, path.workspace_id, &msg).await?;
+    tx.commit().await?;
+    let reply = match outcome {
+        InboundOutcome::Duplicate => {
+            metrics::counter!("switchboard_webhooks_duplicate_total", "kind" => "inbound").increment(1);
+            None
+        }
+        InboundOutcome::Stored { intent, reply, .. } => {
+            metrics::counter!("switchboard_inbound_messages_total", "intent" => format!("{intent:?}")).increment(1);
+            reply
+        }
+    };
+    Ok(twiml(reply))
+}
+
+/// TwiML answering an inbound message, replying from the same number when there is a reply.
+fn twiml(reply: Option<&str>) -> Response {
+    let body = match reply {
+        Some(text) => format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>{}</Message></Response>",
+            escape_xml(text)
+        ),
+        None => "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>".to_owned(),
+    };
+    ([(header::CONTENT_TYPE, "text/xml")], body).into_response()
+}
+
+fn escape_xml(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A status callback: stored once, applied only when it moves the message forward.
+pub async fn status(
+    State(state): State<AppState>,
+    Path(path): Path<AccountPath>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let signed = verify(&state, &path, &uri, &headers, &body).await?;
+    let raw_status = signed.require("MessageStatus")?;
+    let callback = StatusCallback {
+        sid: signed.require("MessageSid")?.to_owned(),
+        status: MessageStatus::parse(raw_status)
+            .ok_or_else(|| ApiError::validation("MessageStatus", format!("unknown status {raw_status:?}")))?,
+        error_code: signed.get("ErrorCode").and_then(|c| c.parse().ok()),
+        raw_dlr_done: signed.get("RawDlrDoneDate").map(str::to_owned),
+    };
+    let mut tx = state.db.begin().await?;
+    let fresh = inbound::receive_status(&mut tx, path.workspace_id, &callback).await?;
+    tx.commit().await?;
+    if !fresh {
+        metrics::counter!("switchboard_webhooks_duplicate_total", "kind" => "status").increment(1);
+    }
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,180 @@
+//! Twilio webhooks against the real server: signatures, exactly-once storage (invariant 5),
+//! STOP/START/HELP handled first, status callbacks applied out of order safely.
+
+mod common;
+
+use common::{TestApp, assert_error};
+use reqwest::StatusCode;
+use serde_json::json;
+use switchboard_sender::twilio::signature;
+
+const SID: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+const PUBLIC: &str = "http://localhost:8080";
+
+struct Hook {
+    base: String,
+    path: String,
+}
+
+impl Hook {
+    async fn post(&self, params: &[(&str, &str)], token: &str) -> (StatusCode, String) {
+        let sig = signature::sign(token, &format!("{PUBLIC}{}", self.path), params);
+        self.post_with_signature(params, &sig).await
+    }
+
+    /// Posts correctly signed and expects 200; returns the body.
+    async fn ok(&self, params: &[(&str, &str)]) -> String {
+        let (status, body) = self.post(params, TOKEN).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    async fn post_with_signature(&self, params: &[(&str, &str)], sig: &str) -> (StatusCode, String) {
+        let resp = reqwest::Client::new()
+            .post(format!("{}{}", self.base, self.path))
+            .header("x-twilio-signature", sig)
+            .form(params)
+            .send()
+            .await
+            .unwrap();
+        (resp.status(), resp.text().await.unwrap())
+    }
+}
+
+/// An account in the demo workspace and its two webhook endpoints.
+async fn hooks(app: &TestApp) -> (Hook, Hook) {
+    let admin = app.signed_in("admin@demo.test").await;
+    let ws = app.workspace_id("demo").await;
+    let (status, account) = admin
+        .post(
+            &format!("/api/workspaces/{ws}/accounts"),
+            json!({"name": "Main", "account_sid": SID, "auth_token": TOKEN}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{account}");
+    let path = |kind: &str| format!("/webhooks/twilio/{ws}/{}/{kind}", account["id"].as_str().unwrap());
+    (
+        Hook { base: app.base().to_owned(), path: path("inbound") },
+        Hook { base: app.base().to_owned(), path: path("status") },
+    )
+}
+
+fn inbound<'a>(sid: &'a str, from: &'a str, body: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("AccountSid", SID),
+        ("ApiVersion", "2010-04-01"),
+        ("Body", body),
+        ("From", from),
+        ("MessageSid", sid),
+        ("NumMedia", "0"),
+        ("NumSegments", "1"),
+        ("SmsSid", sid),
+        ("To", "+12015550100"),
+    ]
+}
+
+async fn count(app: &TestApp, table: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}"))).fetch_one(&app.pool).await.unwrap()
+}
+
+#[tokio::test]
+async fn invariant_5_inbound_exactly_once_and_unsigned_stored_nowhere() {
+    let app = TestApp::spawn().await;
+    let (hook, status_hook) = hooks(&app).await;
+    let params = inbound("SM00000000000000000000000000000001", "+14155550123", "Is the house still for sale?");
+
+    // Badly signed: wrong token, tampered parameter, another URL, no header → 403, nothing stored.
+    let (status, _) = hook.post(&params, "ffffffffffffffffffffffffffffffff").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let good = signature::sign(TOKEN, &format!("{PUBLIC}{}", hook.path), &params);
+    let mut tampered = params.clone();
+    tampered[2] = ("Body", "STOP");
+    assert_eq!(hook.post_with_signature(&tampered, &good).await.0, StatusCode::FORBIDDEN);
+    let elsewhere = signature::sign(TOKEN, &format!("{PUBLIC}/webhooks/other"), &params);
+    assert_eq!(hook.post_with_signature(&params, &elsewhere).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(hook.post_with_signature(&params, "").await.0, StatusCode::FORBIDDEN);
+    let bad_status = [("AccountSid", SID), ("MessageSid", "SMx"), ("MessageStatus", "delivered")];
+    assert_eq!(status_hook.post(&bad_status, "ffffffffffffffffffffffffffffffff").await.0, StatusCode::FORBIDDEN);
+    for table in ["messages", "conversations", "status_callbacks", "opt_outs"] {
+        assert_eq!(count(&app, table).await, 0, "{table} after bad signatures");
+    }
+
+    // Signed, delivered three times (Twilio retries): stored once.
+    for _ in 0..3 {
+        let (status, twiml) = hook.post(&params, TOKEN).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(twiml.contains("<Response></Response>"), "no reply to a plain message: {twiml}");
+    }
+    assert_eq!(count(&app, "messages").await, 1);
+    let (unread, their): (i32, String) =
+        sqlx::query_as("SELECT unread, their_number FROM conversations").fetch_one(&app.pool).await.unwrap();
+    assert_eq!((unread, their.as_str()), (1, "+14155550123"));
+
+    // Status callbacks: duplicates stored once; a late "sent" never moves "delivered" back.
+    sqlx::query("UPDATE messages SET direction = 'outbound', status = 'queued'").execute(&app.pool).await.unwrap();
+    let sid = "SM00000000000000000000000000000001";
+    for (status_name, times) in [("delivered", 2), ("sent", 1)] {
+        let cb = [("AccountSid", SID), ("MessageSid", sid), ("MessageStatus", status_name), ("SmsSid", sid)];
+        for _ in 0..times {
+            assert_eq!(status_hook.post(&cb, TOKEN).await.0, StatusCode::OK);
+        }
+    }
+    assert_eq!(count(&app, "status_callbacks").await, 2);
+    let now: String = sqlx::query_scalar("SELECT status FROM messages").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(now, "delivered");
+}
+
+#[tokio::test]
+async fn stop_start_and_help_are_handled_first_with_one_confirmation() {
+    let app = TestApp::spawn().await;
+    let (hook, _) = hooks(&app).await;
+    let phone = "+14155550177";
+
+    let twiml = hook.ok(&inbound("SM000000000000000000000000000000a1", phone, " Stop ")).await;
+    assert!(twiml.contains("unsubscribed"), "{twiml}");
+    let opted: (String, String) = sqlx::query_as("SELECT source, via_number FROM opt_outs WHERE phone = $1")
+        .bind(phone)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(opted, ("keyword".into(), "+12015550100".into()));
+
+    // A second STOP is stored on the thread but confirmed no more.
+    let twiml = hook.ok(&inbound("SM000000000000000000000000000000a2", phone, "STOP")).await;
+    assert!(twiml.contains("<Response></Response>"), "{twiml}");
+
+    let twiml = hook.ok(&inbound("SM000000000000000000000000000000a3", phone, "help")).await;
+    assert!(twiml.contains("Reply STOP"), "{twiml}");
+    let twiml = hook.ok(&inbound("SM000000000000000000000000000000a4", phone, "START")).await;
+    assert!(twiml.contains("resubscribed"), "{twiml}");
+    assert_eq!(count(&app, "opt_outs").await, 0);
+
+    // Plain language opts out too, flagged for review.
+    hook.ok(&inbound("SM000000000000000000000000000000a5", phone, "please stop texting me")).await;
+    let review: bool = sqlx::query_scalar("SELECT needs_review FROM opt_outs WHERE phone = $1")
+        .bind(phone)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(review);
+    assert_eq!(count(&app, "messages").await, 5, "every message is on the thread");
+    let kinds: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM consent_events ORDER BY id").fetch_all(&app.pool).await.unwrap();
+    assert_eq!(kinds, ["opt_out", "opt_out", "opt_in", "opt_out"]);
+}
+
+#[tokio::test]
+async fn malformed_webhooks_are_refused_with_a_reason() {
+    let app = TestApp::spawn().await;
+    let (hook, _) = hooks(&app).await;
+    let (status, body) = hook.post(&inbound("SM000000000000000000000000000000b1", "not-a-phone", "hi"), TOKEN).await;
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "validation_failed");
+    assert_eq!(body["field"], "From");
+    let ws = app.workspace_id("demo").await;
+    let ghost =
+        Hook { base: app.base().to_owned(), path: format!("/webhooks/twilio/{ws}/{}/inbound", uuid::Uuid::new_v4()) };
+    assert_eq!(ghost.post(&inbound("SMx", "+14155550123", "hi"), TOKEN).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(count(&app, "messages").await, 0);
+}
