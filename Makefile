@@ -48,18 +48,21 @@ help: ## Show this list
 # ---------------------------------------------------------------------------------------------
 # Running
 
-run: postgres web build ## Start PostgreSQL if needed, build console and binary, seed the demo, serve on :8080
-	$(call banner,seeding the demo workspaces)
-	LOG_FORMAT="$${LOG_FORMAT:-pretty}" $(BIN) seed --demo
-	@# TODO(carrier issue): start the Twilio-compatible simulator here (`switchboard sim`) and
-	@# point the demo accounts at it, so the demo sends without a real carrier.
+SIM_BIND ?= 127.0.0.1:4010
+
+run: postgres web build ## Start PostgreSQL if needed, build console and binary, seed the demo, start the simulator, serve on :8080
+	$(call banner,seeding the demo workspaces and the simulator's demo account)
 	@export LOG_FORMAT="$${LOG_FORMAT:-pretty}" BIND="$${BIND:-127.0.0.1:8080}"; \
-	  url="$${PUBLIC_URL:-http://localhost:$${BIND##*:}}"; \
+	  url="$${PUBLIC_URL:-http://localhost:$${BIND##*:}}"; export PUBLIC_URL="$$url"; \
+	  inbound=$$("$(BIN)" seed --demo --simulator "http://$(SIM_BIND)" | tee /dev/stderr | sed -n 's/^SIM_INBOUND_URL=//p'); \
+	  echo "==> Twilio-compatible simulator on http://$(SIM_BIND) (replies go to the demo workspace)"; \
+	  "$(BIN)" sim --bind "$(SIM_BIND)" --inbound-url "$$inbound" --text-rate 0.05 --stop-rate 0.01 & sim=$$!; \
+	  trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
 	  echo; \
 	  echo "Open $${url%/} — sign in as owner@demo.test / switchboard-demo"; \
-	  echo "(API docs at $${url%/}/api/docs; Ctrl-C stops the server)"; \
+	  echo "(API docs at $${url%/}/api/docs; Ctrl-C stops the server and the simulator)"; \
 	  echo; \
-	  exec "$(BIN)" serve
+	  "$(BIN)" serve
 
 # ---------------------------------------------------------------------------------------------
 # Services: started only when they are down. A DATABASE_URL naming another host is yours to run.

@@ -24,6 +24,10 @@ enum Command {
         /// The demo workspaces and one user per role (see README).
         #[arg(long)]
         demo: bool,
+        /// Also register the simulator's demo account (seed 1) at this base URL in the demo
+        /// workspace, with its numbers; prints `SIM_INBOUND_URL=<webhook>` for the simulator.
+        #[arg(long, requires = "demo")]
+        simulator: Option<url::Url>,
     },
     /// Manage users.
     #[command(subcommand)]
@@ -94,13 +98,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("database migrated");
             Ok(())
         }
-        Command::Seed { demo } => {
+        Command::Seed { demo, simulator } => {
             if !demo {
                 anyhow::bail!("say what to seed: --demo");
             }
             let pool = db::connect(&config.database_url).await?;
             db::migrate(&pool).await?;
-            commands::seed_demo(&pool).await
+            commands::seed_demo(&pool).await?;
+            if let Some(base_url) = simulator {
+                let demo = switchboard_loadtests::config::SimConfig::demo_account(1);
+                let carrier = commands::DemoCarrier {
+                    account_sid: demo.sid,
+                    auth_token: demo.auth_token,
+                    base_url: base_url.to_string().trim_end_matches('/').to_owned(),
+                    numbers: demo.numbers.into_iter().map(|n| n.number).collect(),
+                };
+                let inbound = commands::seed_demo_carrier(&pool, &config, &carrier).await?;
+                println!("SIM_INBOUND_URL={inbound}");
+            }
+            Ok(())
         }
         Command::Sim(args) => sim(args).await,
         Command::User(cmd) => {

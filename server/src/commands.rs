@@ -146,3 +146,77 @@ pub async fn recovery_link(db: &PgPool, config: &Config, email: &str) -> anyhow:
     let id = id.with_context(|| format!("no user with email {email}"))?;
     Ok(recovery::issue(db, config, id, Purpose::Recovery).await?)
 }
+
+/// The simulator's demo account, to register in the demo workspace (`seed --demo --simulator`).
+pub struct DemoCarrier {
+    pub account_sid: String,
+    pub auth_token: String,
+    pub base_url: String,
+    pub numbers: Vec<String>,
+}
+
+/// Registers `carrier` as an account of the demo workspace with its numbers (idempotent: an
+/// existing account gets the current token and base URL; existing numbers stay). Returns the
+/// account's inbound webhook URL, for the simulator's replies.
+pub async fn seed_demo_carrier(db: &PgPool, config: &Config, carrier: &DemoCarrier) -> anyhow::Result<String> {
+    use switchboard_sender::accounts::{self, AccountChange, AccountSid, AccountStatus, NewAccount};
+    use switchboard_sender::numbers::{self, Health, NumberSpec, NumberStatus};
+    use switchboard_sender::secretbox::Secret;
+
+    let key = &config.secret_key.0;
+    let mut tx = db.begin().await?;
+    let ws: WorkspaceId = sqlx::query_scalar("SELECT id FROM workspaces WHERE slug = 'demo'")
+        .fetch_optional(&mut *tx)
+        .await?
+        .context("run the demo seed first: no workspace 'demo'")?;
+    let sid = AccountSid::parse(&carrier.account_sid).map_err(anyhow::Error::msg)?;
+    let existing = accounts::ids_by_sid(&mut tx, ws).await?.get(sid.as_str()).copied();
+    let account_id = match existing {
+        Some(id) => {
+            let change = AccountChange {
+                auth_token: Some(Secret::new(carrier.auth_token.clone())),
+                base_url: Some(carrier.base_url.clone()),
+                status: Some(AccountStatus::Active),
+                ..Default::default()
+            };
+            accounts::update(&mut tx, ws, key, id, &change).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            id
+        }
+        None => {
+            let new = NewAccount {
+                name: "Simulator (demo)".into(),
+                account_sid: sid,
+                auth_token: Secret::new(carrier.auth_token.clone()),
+                api_key: None,
+                base_url: carrier.base_url.clone(),
+                daily_cap: None,
+                mps_cap: None,
+                status: AccountStatus::Active,
+            };
+            accounts::insert(&mut tx, ws, key, &new).await.map_err(|e| anyhow::anyhow!("{e:?}"))?.id
+        }
+    };
+    let have: Vec<String> = sqlx::query_scalar("SELECT e164 FROM phone_numbers WHERE workspace_id = $1")
+        .bind(ws)
+        .fetch_all(&mut *tx)
+        .await?;
+    for raw in carrier.numbers.iter().filter(|n| !have.contains(n)) {
+        let spec = NumberSpec {
+            e164: switchboard_sender::E164::parse(raw).with_context(|| format!("simulator number {raw}"))?,
+            account_id,
+            sms: true,
+            mms: true,
+            state: None,
+            campaign_10dlc: None,
+            mps: 1.0,
+            daily_cap: None,
+            warmup: None,
+            health: Health::Good,
+            status: NumberStatus::Active,
+        };
+        numbers::insert(&mut tx, ws, &spec).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
+    tx.commit().await?;
+    let url = config.public_url.join(&format!("/webhooks/twilio/{ws}/{account_id}/inbound"))?;
+    Ok(url.to_string())
+}

@@ -183,6 +183,8 @@ pub struct TestApp {
     pub db: TestDb,
     pub pool: PgPool,
     pub instances: Vec<Instance>,
+    /// The SECRET_KEY every instance of this app shares (secrets sealed by one open on all).
+    pub secret_key: SecretKey,
 }
 
 impl TestApp {
@@ -200,17 +202,19 @@ impl TestApp {
         let pool = db.pool().await;
         switchboard_server::commands::seed_demo(&pool).await.expect("demo seed loads");
         let prefix = format!("sbtest:{}", uuid::Uuid::new_v4().simple());
+        let secret_key = SecretKey::random();
         let mut instances = Vec::new();
         for _ in 0..count {
             let mut config = test_config(&db.url);
             config.redis_prefix = prefix.clone();
+            config.secret_key = secret_key.clone();
             if with_redis {
                 config.redis_url = Some(redis_url());
             }
             tweak(&mut config);
             instances.push(Instance::start(config).await);
         }
-        Self { db, pool, instances }
+        Self { db, pool, instances, secret_key }
     }
 
     pub fn base(&self) -> &str {
