@@ -25,6 +25,9 @@ raise_limits() {
   sysctl -qw net.core.somaxconn=65535 2>/dev/null || true
   sysctl -qw net.ipv4.tcp_max_syn_backlog=65535 2>/dev/null || true
   sysctl -qw net.ipv4.ip_local_port_range="1024 65000" 2>/dev/null || true
+  # Keep the servers' ports out of the (widened) ephemeral range, so client sockets in TIME_WAIT
+  # from an earlier step never hold a port a server is about to bind.
+  sysctl -qw net.ipv4.ip_local_reserved_ports="13000-13010,18080-18090" 2>/dev/null || true
 }
 
 fresh_db() {

@@ -114,6 +114,18 @@ async fn api_tokens_work_and_stop_working_when_revoked() {
     let (status, _) = script.post(&format!("/api/workspaces/{ws}/tokens"), json!({"name": "from a token"})).await;
     assert_eq!(status, StatusCode::CREATED);
 
+    // Its last use is recorded (off the request path, to the minute).
+    let mut used = false;
+    for _ in 0..40 {
+        let (_, list) = owner.get(&format!("/api/workspaces/{ws}/tokens")).await;
+        if list.as_array().unwrap().iter().any(|t| t["name"] == "load test" && t["last_used_at"].is_string()) {
+            used = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(used, "last_used_at is set after the token is used");
+
     // The listing never shows the secret, and the database holds only its hash.
     let (_, list) = owner.get(&format!("/api/workspaces/{ws}/tokens")).await;
     assert!(!list.to_string().contains(&token));
