@@ -32,6 +32,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Send-log partitions: create ahead, archive old days.
+    #[command(subcommand, name = "send-log")]
+    SendLog(SendLogCommand),
     /// Run the Twilio-compatible simulator (no database needed). With no configuration it
     /// serves one demo account and prints its Account SID and auth token.
     Sim(switchboard_loadtests::cli::SimArgs),
@@ -61,6 +64,22 @@ enum UserCommand {
     ResetPassword {
         #[arg(long)]
         email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SendLogCommand {
+    /// Create the partitions from yesterday to a week ahead (the server does this every minute
+    /// when AUTO_MIGRATE is on; run it on a schedule as the schema owner otherwise).
+    Prepare,
+    /// Detach every day before --before, write each as <dir>/send_log_YYYYMMDD.csv.gz, drop it.
+    Archive {
+        /// First day to keep (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        before: chrono::NaiveDate,
+        /// Directory for the archives (created if missing).
+        #[arg(long)]
+        dir: std::path::PathBuf,
     },
 }
 
@@ -119,6 +138,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sim(args) => sim(args).await,
+        Command::SendLog(cmd) => {
+            let pool = db::connect(&config.database_url).await?;
+            match cmd {
+                SendLogCommand::Prepare => {
+                    startup::prepare_send_log(&pool).await?;
+                    println!("send-log partitions ready through a week ahead");
+                }
+                SendLogCommand::Archive { before, dir } => archive_send_log(&pool, before, &dir).await?,
+            }
+            Ok(())
+        }
         Command::User(cmd) => {
             let pool = db::connect(&config.database_url).await?;
             db::migrate(&pool).await?;
@@ -140,4 +170,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn sim(args: switchboard_loadtests::cli::SimArgs) -> anyhow::Result<()> {
     telemetry::init_logging(switchboard_server::config::LogFormat::Pretty);
     Ok(switchboard_loadtests::cli::run(args, startup::shutdown_signal()).await?)
+}
+
+/// Detaches the days before `before` and archives each to `dir` as gzip CSV. A day whose file
+/// already exists is refused rather than overwritten.
+async fn archive_send_log(pool: &sqlx::PgPool, before: chrono::NaiveDate, dir: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use switchboard_sender::send_log;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut conn = pool.acquire().await?;
+    for table in send_log::detach_before(&mut conn, before).await? {
+        let path = dir.join(format!("{table}.csv.gz"));
+        let file =
+            std::fs::OpenOptions::new().write(true).create_new(true).open(&path).with_context(|| {
+                format!("cannot create {} (already archived?); {table} stays detached", path.display())
+            })?;
+        let rows = send_log::archive_partition(&mut conn, &table, std::io::BufWriter::new(file)).await?;
+        println!("{table}: {rows} rows → {}", path.display());
+    }
+    Ok(())
 }

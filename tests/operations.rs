@@ -285,3 +285,37 @@ async fn two_instances_share_one_database_and_redis() {
     assert_eq!(on_a.post("/api/auth/logout", json!({})).await.0, StatusCode::NO_CONTENT);
     assert_eq!(on_b.get("/api/auth/session").await.0, StatusCode::UNAUTHORIZED, "signing out on A ends it on B");
 }
+
+#[tokio::test]
+async fn send_log_commands_prepare_partitions_and_archive_old_days() {
+    let db = TestDb::fresh().await;
+    let run = |args: &[&str]| {
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.args(args).env("DATABASE_URL", &db.url).env("SECRET_KEY", "33".repeat(32));
+        cmd.output()
+    };
+    let out = run(&["send-log", "prepare"]).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pool = db.pool().await;
+    let today = chrono::Utc::now().date_naive();
+    let name = switchboard_sender::send_log::partition_name(today);
+    let exists: bool =
+        sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&name).fetch_one(&pool).await.unwrap();
+    assert!(exists, "{name}");
+
+    let dir = std::env::temp_dir().join(format!("sb-archive-{}", uuid::Uuid::new_v4().simple()));
+    let out =
+        run(&["send-log", "archive", "--before", &today.to_string(), "--dir", dir.to_str().unwrap()]).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let yesterday = switchboard_sender::send_log::partition_name(today - chrono::Duration::days(1));
+    assert!(dir.join(format!("{yesterday}.csv.gz")).is_file(), "yesterday's (empty) day is archived");
+    let still: bool =
+        sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&name).fetch_one(&pool).await.unwrap();
+    assert!(still, "today stays");
+
+    let out = run(&["send-log", "archive", "--before", "yesterday", "--dir", "/tmp"]).await.unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--before"));
+    let _ = std::fs::remove_dir_all(dir);
+    pool.close().await;
+}

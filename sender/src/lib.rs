@@ -19,6 +19,7 @@ pub mod numbers;
 pub mod pacing;
 pub mod phone;
 pub mod secretbox;
+pub mod send_log;
 pub mod templates;
 pub mod text_enum;
 pub mod twilio;

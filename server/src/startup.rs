@@ -69,6 +69,9 @@ impl App {
             metrics: telemetry::metrics_handle(),
             config: Arc::new(config),
         };
+        if state.config.auto_migrate {
+            prepare_send_log(&state.db).await.context("creating send-log partitions")?;
+        }
         let router = routes(state.clone());
         Ok(Self { listener, router, state })
     }
@@ -129,7 +132,27 @@ async fn housekeeping(state: AppState) {
         if let Err(e) = sqlx::query("DELETE FROM sessions WHERE expires_at < now()").execute(&state.db).await {
             tracing::warn!(error = %e, "could not delete expired sessions");
         }
+        // With AUTO_MIGRATE=false the app's role may not own the send log; the owner then runs
+        // `switchboard send-log prepare` on a schedule instead (docs/operations.md).
+        if !state.config.auto_migrate {
+            continue;
+        }
+        if let Err(e) = prepare_send_log(&state.db).await {
+            tracing::warn!(error = %e, "could not create send-log partitions ahead");
+        }
     }
+}
+
+/// Send-log partitions from yesterday to a week ahead (every minute is cheap: existing ones are
+/// skipped), so the sender never writes to a day that has no partition.
+pub async fn prepare_send_log(db: &sqlx::PgPool) -> sqlx::Result<()> {
+    let mut conn = db.acquire().await?;
+    let yesterday = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    let created = switchboard_sender::send_log::ensure_partitions(&mut conn, yesterday, 9).await?;
+    if !created.is_empty() {
+        tracing::info!(partitions = ?created, "created send-log partitions");
+    }
+    Ok(())
 }
 
 fn routes(state: AppState) -> Router {
