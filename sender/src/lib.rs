@@ -16,6 +16,7 @@ pub mod ids;
 pub mod inbound;
 pub mod number_import;
 pub mod numbers;
+pub mod outbox;
 pub mod pacing;
 pub mod phone;
 pub mod secretbox;

@@ -1,0 +1,205 @@
+//! The outbox claim against real PostgreSQL: the STOP fence under concurrent claims and opt-outs
+//! (invariant 1), DNC and cooldowns excluded in the claim itself, SKIP LOCKED workers never
+//! sharing a row, and crash recovery that never resends a row that may have reached Twilio.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{Duration, Utc};
+use common::TestDb;
+use sqlx::PgPool;
+use switchboard_sender::compliance::suppression::{ConsentContext, OptOutSource, phone_key, record_opt_out};
+use switchboard_sender::outbox::{claim, recover_stale_claims};
+use switchboard_sender::send_log::{Attempt, ensure_partitions, record_attempt};
+use switchboard_sender::{E164, WorkspaceId};
+use uuid::Uuid;
+
+/// A running campaign with `n` queued recipients (+1 415 55x xxxx); returns (workspace, campaign).
+async fn campaign_with(pool: &PgPool, n: usize) -> (WorkspaceId, Uuid) {
+    let ws = WorkspaceId::new();
+    sqlx::query("INSERT INTO workspaces (id, slug, name) VALUES ($1, 'alpha', 'Alpha')")
+        .bind(ws)
+        .execute(pool)
+        .await
+        .unwrap();
+    let campaign = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO campaigns (workspace_id, id, name, status, template) VALUES ($1, $2, 'Spring', 'running', 'Hi')",
+    )
+    .bind(ws)
+    .bind(campaign)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "WITH l AS ( \
+           INSERT INTO leads (workspace_id, id, phone) \
+           SELECT $1, gen_random_uuid(), '+1415' || lpad((5500000 + g)::text, 7, '0') FROM generate_series(1, $3) g \
+           RETURNING id, phone) \
+         INSERT INTO outbox (workspace_id, campaign_id, lead_id, to_phone, to_key, from_number, body) \
+         SELECT $1, $2, l.id, l.phone, substr(l.phone, 2)::bigint, '+12015550100', 'Hi' FROM l",
+    )
+    .bind(ws)
+    .bind(campaign)
+    .bind(n as i32)
+    .execute(pool)
+    .await
+    .unwrap();
+    (ws, campaign)
+}
+
+fn phone(i: usize) -> String {
+    format!("+1415{:07}", 5_500_000 + i)
+}
+
+#[tokio::test]
+async fn invariant_1_stop_fence_nothing_claimed_after_an_opt_out_commits() {
+    let db = TestDb::fresh().await;
+    let pool = PgPool::connect(&db.url).await.unwrap();
+    let (ws, _) = campaign_with(&pool, 3000).await;
+    let start = Instant::now();
+    // (phone → when its opt-out committed), and every claim with the moment its statement was sent.
+    let committed: Arc<Mutex<HashMap<String, std::time::Duration>>> = Arc::default();
+    let claims: Arc<Mutex<Vec<(std::time::Duration, Vec<String>)>>> = Arc::default();
+
+    // Workers start once the first 20 STOPs have committed (so the fence is certainly
+    // exercised); the rest race the claims.
+    let (go_tx, go_rx) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let (pool, claims, mut go) = (pool.clone(), claims.clone(), go_rx.clone());
+        workers.push(tokio::spawn(async move {
+            go.wait_for(|started| *started).await.unwrap();
+            loop {
+                let mut conn = pool.acquire().await.unwrap();
+                let sent_at = start.elapsed();
+                let rows = claim(&mut conn, &format!("w{w}"), 10, Utc::now()).await.unwrap();
+                if rows.is_empty() {
+                    break;
+                }
+                claims.lock().unwrap().push((sent_at, rows.into_iter().map(|r| r.to_phone).collect()));
+                // Pace the workers (as the engine's token buckets do) so STOPs land mid-campaign.
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+        }));
+    }
+    let opt_outs = {
+        let (pool, committed) = (pool.clone(), committed.clone());
+        tokio::spawn(async move {
+            // Every 7th recipient texts STOP while the campaign is being claimed, from the end
+            // of the list (claimed last) so many STOPs race rows not yet claimed.
+            for i in (1..=3000).rev().step_by(7) {
+                let p = E164::parse(&phone(i)).unwrap();
+                let mut tx = pool.begin().await.unwrap();
+                record_opt_out(&mut tx, ws, &p, OptOutSource::Keyword, &ConsentContext::default()).await.unwrap();
+                tx.commit().await.unwrap();
+                committed.lock().unwrap().insert(p.to_string(), start.elapsed());
+                if committed.lock().unwrap().len() == 20 {
+                    go_tx.send_replace(true);
+                }
+            }
+        })
+    };
+    for w in workers {
+        w.await.unwrap();
+    }
+    opt_outs.await.unwrap();
+
+    let committed = committed.lock().unwrap();
+    let claims = claims.lock().unwrap();
+    let mut violations = Vec::new();
+    let mut claimed_total = 0;
+    for (sent_at, phones) in claims.iter() {
+        claimed_total += phones.len();
+        for p in phones {
+            if let Some(at) = committed.get(p)
+                && *sent_at > *at
+            {
+                violations.push(p.clone());
+            }
+        }
+    }
+    assert!(violations.is_empty(), "claimed after the opt-out committed: {violations:?}");
+    assert!(claimed_total > 0);
+    // Opted-out rows that were not claimed before their STOP stay queued, never claimed.
+    let still_queued: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox o WHERE o.state = 'queued' AND NOT EXISTS \
+         (SELECT 1 FROM opt_outs x WHERE x.workspace_id = o.workspace_id AND x.phone = o.to_phone)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(still_queued, 0, "everyone not opted out was claimed");
+    // The fence was exercised: some STOPs beat their row's claim, and those rows stay queued.
+    let fenced: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox o WHERE o.state = 'queued' AND EXISTS \
+         (SELECT 1 FROM opt_outs x WHERE x.workspace_id = o.workspace_id AND x.phone = o.to_phone)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(fenced >= 20, "only {fenced} STOPs arrived before their row was claimed; the race was not exercised");
+}
+
+#[tokio::test]
+async fn claims_skip_locked_rows_dnc_and_cooldowns_and_recovery_never_resends() {
+    let db = TestDb::fresh().await;
+    let pool = PgPool::connect(&db.url).await.unwrap();
+    let (ws, _) = campaign_with(&pool, 50).await;
+    let mut conn = pool.acquire().await.unwrap();
+    ensure_partitions(&mut conn, Utc::now().date_naive() - Duration::days(1), 3).await.unwrap();
+
+    // DNC covers recipients 1–5; recipient 6 was texted from our number 10 days ago.
+    let (lo, hi) = (E164::parse(&phone(1)).unwrap(), E164::parse(&phone(5)).unwrap());
+    sqlx::query("INSERT INTO dnc_entries (workspace_id, id, lo, hi) VALUES ($1, gen_random_uuid(), $2, $3)")
+        .bind(ws)
+        .bind(phone_key(&lo))
+        .bind(phone_key(&hi))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let earlier = Attempt {
+        id: Uuid::now_v7(),
+        at: Utc::now() - Duration::hours(1),
+        outbox_id: None,
+        campaign_id: None,
+        step: None,
+        to: E164::parse(&phone(6)).unwrap(),
+        from: E164::parse("+12015550100").unwrap(),
+        account_id: None,
+        segments: 1,
+    };
+    let mut tx = pool.begin().await.unwrap();
+    record_attempt(&mut tx, ws, &earlier).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // Two workers at once never share a row.
+    let (mut a, mut b) = (pool.acquire().await.unwrap(), pool.acquire().await.unwrap());
+    let (first, second) = tokio::join!(claim(&mut a, "a", 30, Utc::now()), claim(&mut b, "b", 30, Utc::now()));
+    let (first, second) = (first.unwrap(), second.unwrap());
+    let ids: HashSet<i64> = first.iter().chain(&second).map(|r| r.id).collect();
+    assert_eq!(ids.len(), first.len() + second.len(), "no row claimed twice");
+    let phones: HashSet<String> = first.iter().chain(&second).map(|r| r.to_phone.clone()).collect();
+    assert_eq!(phones.len(), 44, "50 less 5 on the DNC list less 1 in cooldown");
+    for excluded in 1..=6 {
+        assert!(!phones.contains(&phone(excluded)), "{}", phone(excluded));
+    }
+
+    // A crash: one claimed row had its "calling" row written (it may have reached Twilio), the
+    // others had not. Recovery requeues the never-called ones and marks the other unknown.
+    let called = &first[0];
+    let mut tx = pool.begin().await.unwrap();
+    let attempt = Attempt { id: Uuid::now_v7(), at: Utc::now(), outbox_id: Some(called.id), ..earlier.clone() };
+    record_attempt(&mut tx, ws, &Attempt { to: E164::parse(&called.to_phone).unwrap(), ..attempt }).await.unwrap();
+    tx.commit().await.unwrap();
+    let (requeued, unknown) = recover_stale_claims(&mut conn, Utc::now() + Duration::seconds(1)).await.unwrap();
+    assert_eq!((requeued as usize, unknown), (ids.len() - 1, 1));
+    let again = claim(&mut conn, "c", 100, Utc::now()).await.unwrap();
+    assert!(again.iter().all(|r| r.id != called.id), "the possibly-sent row is never claimed again");
+    // The called recipient is now in its recipient cooldown, so it would be excluded anyway;
+    // everyone else comes back.
+    assert_eq!(again.len(), ids.len() - 1);
+}
