@@ -108,8 +108,8 @@ async fn invariant_1_stop_fence_nothing_claimed_after_an_opt_out_commits() {
     }
     opt_outs.await.unwrap();
 
-    let committed = committed.lock().unwrap();
-    let claims = claims.lock().unwrap();
+    let committed = committed.lock().unwrap().clone();
+    let claims = claims.lock().unwrap().clone();
     let mut violations = Vec::new();
     let mut claimed_total = 0;
     for (sent_at, phones) in claims.iter() {
