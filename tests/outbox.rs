@@ -51,6 +51,9 @@ async fn campaign_with(pool: &PgPool, n: usize) -> (WorkspaceId, Uuid) {
     (ws, campaign)
 }
 
+/// When a claim statement was sent, and the phones it returned.
+type ClaimRound = (std::time::Duration, Vec<String>);
+
 fn phone(i: usize) -> String {
     format!("+1415{:07}", 5_500_000 + i)
 }
@@ -63,7 +66,7 @@ async fn invariant_1_stop_fence_nothing_claimed_after_an_opt_out_commits() {
     let start = Instant::now();
     // (phone → when its opt-out committed), and every claim with the moment its statement was sent.
     let committed: Arc<Mutex<HashMap<String, std::time::Duration>>> = Arc::default();
-    let claims: Arc<Mutex<Vec<(std::time::Duration, Vec<String>)>>> = Arc::default();
+    let claims: Arc<Mutex<Vec<ClaimRound>>> = Arc::default();
 
     // Workers start once the first 20 STOPs have committed (so the fence is certainly
     // exercised); the rest race the claims.
