@@ -303,7 +303,7 @@ async fn everyone_reads_only_owners_and_admins_change_and_refusals_are_audited()
 }
 
 #[tokio::test]
-async fn csv_import_accounts_for_every_row() {
+async fn invariant_8_nothing_lost_on_numbers_import_every_row_accounted() {
     let app = TestApp::spawn().await;
     let ws = app.workspace_id("demo").await;
     let admin = app.signed_in("admin@demo.test").await;

@@ -148,7 +148,7 @@ async fn invariant_1_stop_fence_nothing_claimed_after_an_opt_out_commits() {
 }
 
 #[tokio::test]
-async fn claims_skip_locked_rows_dnc_and_cooldowns_and_recovery_never_resends() {
+async fn invariant_2_once_per_campaign_skip_locked_claims_and_recovery_never_resends() {
     let db = TestDb::fresh().await;
     let pool = PgPool::connect(&db.url).await.unwrap();
     let (ws, _) = campaign_with(&pool, 50).await;

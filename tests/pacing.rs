@@ -25,7 +25,7 @@ async fn drive(pacer: Pacer, buckets: Vec<Bucket>, start: Instant, run: Duration
 }
 
 #[tokio::test]
-async fn two_instances_share_number_and_account_caps_through_redis() {
+async fn invariant_3_pacing_two_instances_share_number_and_account_caps_through_redis() {
     let prefix = format!("sbtest:{}", uuid::Uuid::new_v4().simple());
     let (a, b) = (redis_pacer(&prefix).await, redis_pacer(&prefix).await);
     let run = Duration::from_secs(3);

@@ -101,7 +101,7 @@ async fn partitions_are_made_ahead_rows_route_by_day_and_old_days_archive() {
 }
 
 #[tokio::test]
-async fn cooldowns_read_pair_and_recipient_history_and_florida_limits() {
+async fn invariant_4_windows_pair_and_recipient_cooldowns_and_florida_limits() {
     let db = TestDb::fresh().await;
     let pool = db.pool().await;
     let ws = workspace(&pool).await;
