@@ -2,6 +2,8 @@
 //! STOP/START/HELP handled first, status callbacks applied out of order safely.
 
 mod common;
+#[path = "hub/ws.rs"]
+mod ws;
 
 use common::{TestApp, assert_error};
 use reqwest::StatusCode;
@@ -130,6 +132,11 @@ async fn stop_start_and_help_are_handled_first_with_one_confirmation() {
     let app = TestApp::spawn().await;
     let (hook, _) = hooks(&app).await;
     let phone = "+14155550177";
+    // An agent watching the inbox sees each message and the consent change live.
+    let agent = app.signed_in("agent@demo.test").await;
+    let mut inbox = ws::Ws::with_session(&agent).await;
+    let ws_id = app.workspace_id("demo").await;
+    assert_eq!(inbox.subscribe(&ws_id, "inbox", serde_json::json!({})).await["type"], "subscribed");
 
     let twiml = hook.ok(&inbound("SM000000000000000000000000000000a1", phone, " Stop ")).await;
     assert!(twiml.contains("unsubscribed"), "{twiml}");
@@ -139,6 +146,11 @@ async fn stop_start_and_help_are_handled_first_with_one_confirmation() {
         .await
         .unwrap();
     assert_eq!(opted, ("keyword".into(), "+12015550100".into()));
+    let received = inbox.next_of("event").await;
+    assert_eq!((received["kind"].as_str(), received["data"]["from"].as_str()), (Some("message.received"), Some(phone)));
+    let consent = inbox.next_of("event").await;
+    assert_eq!(consent["kind"], "consent.changed");
+    assert_eq!(consent["data"]["opted_out"], true);
 
     // A second STOP is stored on the thread but confirmed no more.
     let twiml = hook.ok(&inbound("SM000000000000000000000000000000a2", phone, "STOP")).await;

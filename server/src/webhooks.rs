@@ -110,8 +110,22 @@ pub async fn inbound(
             metrics::counter!("switchboard_webhooks_duplicate_total", "kind" => "inbound").increment(1);
             None
         }
-        InboundOutcome::Stored { intent, reply, .. } => {
+        InboundOutcome::Stored { conversation_id, message_id, intent, reply } => {
             metrics::counter!("switchboard_inbound_messages_total", "intent" => format!("{intent:?}")).increment(1);
+            // Consoles on the inbox see it live (after commit: the event never runs ahead of the truth).
+            let event = serde_json::json!({
+                "conversation_id": conversation_id,
+                "message_id": message_id,
+                "from": msg.from,
+                "to": msg.to,
+                "intent": format!("{intent:?}"),
+                "preview": msg.body.chars().take(140).collect::<String>(),
+            });
+            state.bus().publish(path.workspace_id, "inbox", "message.received", event);
+            if intent.is_opt_out() || intent == switchboard_sender::compliance::ReplyIntent::OptIn {
+                let consent = serde_json::json!({ "phone": msg.from, "opted_out": intent.is_opt_out() });
+                state.bus().publish(path.workspace_id, "inbox", "consent.changed", consent);
+            }
             reply
         }
     };
