@@ -3,6 +3,7 @@
 
 mod common;
 #[path = "hub/ws.rs"]
+#[allow(dead_code)] // the hub tests use the rest of this client
 mod ws;
 
 use common::{TestApp, assert_error};
