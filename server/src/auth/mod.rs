@@ -10,3 +10,4 @@ pub mod recovery;
 pub mod roles;
 pub mod secrets;
 pub mod sessions;
+pub mod token_cache;
