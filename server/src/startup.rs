@@ -68,7 +68,6 @@ impl App {
             mailer,
             metrics: telemetry::metrics_handle(),
             config: Arc::new(config),
-            token_cache: Default::default(),
         };
         let router = routes(state.clone());
         Ok(Self { listener, router, state })

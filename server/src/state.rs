@@ -23,8 +23,6 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The realtime hub; also the domain's event bus (`hub.bus()`).
     pub hub: Hub,
-    /// API-token lookups trusted for a few seconds (see `auth::token_cache`).
-    pub token_cache: Arc<crate::auth::token_cache::TokenCache>,
 }
 
 impl AppState {

@@ -210,7 +210,6 @@ pub async fn change_role(
         audit::record(&mut *tx, &member, entry).await?;
     }
     tx.commit().await?;
-    state.token_cache.invalidate();
     let view = fetch_member(&state, member.workspace_id, user_id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(view))
 }
@@ -253,6 +252,5 @@ pub async fn remove(
     )
     .await?;
     tx.commit().await?;
-    state.token_cache.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }

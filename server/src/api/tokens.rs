@@ -129,6 +129,5 @@ pub async fn revoke(
         .await?;
     audit::record(&mut *tx, &member, Entry::ok("token.revoked", "token", token_id)).await?;
     tx.commit().await?;
-    state.token_cache.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }

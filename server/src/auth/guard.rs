@@ -20,7 +20,6 @@ use uuid::Uuid;
 use super::roles::{Permission, Role};
 use super::secrets::{constant_time_eq, hash_secret};
 use super::sessions::COOKIE_NAME;
-use super::token_cache::CachedToken;
 use crate::audit::{self, Entry, Outcome};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -159,22 +158,13 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
 }
 
 async fn from_api_token(state: &AppState, token: &str, meta: RequestMeta) -> ApiResult<Principal> {
-    let token_hash = hash_secret(token);
-    if let Some(hit) = state.token_cache.token(&token_hash) {
-        return Ok(Principal {
-            user: hit.user,
-            auth: AuthMethod::ApiToken { workspace_id: hit.workspace_id, token_id: hit.token_id },
-            meta,
-        });
-    }
-    let generation = state.token_cache.generation();
     type Row = (WorkspaceId, Uuid, UserId, String, String, bool, bool);
     let row: Option<Row> = sqlx::query_as(
         "SELECT t.workspace_id, t.id, u.id, u.email, u.name, u.is_super_admin, \
                 (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale \
          FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
     )
-    .bind(&token_hash)
+    .bind(hash_secret(token))
     .fetch_optional(&state.db)
     .await?;
     let Some((workspace_id, token_id, id, email, name, is_super_admin, stale)) = row else {
@@ -195,10 +185,11 @@ async fn from_api_token(state: &AppState, token: &str, meta: RequestMeta) -> Api
             }
         });
     }
-    let user = UserSummary { id, email, name, is_super_admin };
-    let cached = CachedToken { workspace_id, token_id, user: user.clone() };
-    state.token_cache.put_token(generation, token_hash, cached);
-    Ok(Principal { user, auth: AuthMethod::ApiToken { workspace_id, token_id }, meta })
+    Ok(Principal {
+        user: UserSummary { id, email, name, is_super_admin },
+        auth: AuthMethod::ApiToken { workspace_id, token_id },
+        meta,
+    })
 }
 
 /// A principal acting inside one workspace with its role there.
@@ -226,19 +217,7 @@ impl FromRequestParts<AppState> for Member {
 impl Member {
     /// The principal's membership in `workspace_id`, or 404.
     pub async fn resolve(state: &AppState, principal: Principal, workspace_id: WorkspaceId) -> ApiResult<Self> {
-        let (user_id, token_ws) = (principal.user.id, principal.token_workspace());
-        // An API token's role is cached with the token (sessions always ask the database).
-        let role = match token_ws.and_then(|_| state.token_cache.role(workspace_id, user_id)) {
-            Some(role) if token_ws == Some(workspace_id) => role,
-            _ => {
-                let generation = state.token_cache.generation();
-                let role = Self::role_of(state, user_id, token_ws, workspace_id).await?;
-                if token_ws.is_some() {
-                    state.token_cache.put_role(generation, workspace_id, user_id, role);
-                }
-                role
-            }
-        };
+        let role = Self::role_of(state, principal.user.id, principal.token_workspace(), workspace_id).await?;
         Ok(Self { principal, workspace_id, role })
     }
 

@@ -10,4 +10,3 @@ pub mod recovery;
 pub mod roles;
 pub mod secrets;
 pub mod sessions;
-pub mod token_cache;
