@@ -133,6 +133,14 @@ impl FromRequestParts<AppState> for Principal {
 }
 
 impl Principal {
+    /// The workspace an API token was minted for; `None` for a session.
+    pub fn token_workspace(&self) -> Option<WorkspaceId> {
+        match self.auth {
+            AuthMethod::ApiToken { workspace_id, .. } => Some(workspace_id),
+            AuthMethod::Session { .. } => None,
+        }
+    }
+
     /// The principal of a raw API token (for `/ws?token=`, where clients cannot set headers).
     pub async fn from_token(state: &AppState, token: &str, meta: RequestMeta) -> ApiResult<Self> {
         from_api_token(state, token, meta).await
@@ -209,19 +217,28 @@ impl FromRequestParts<AppState> for Member {
 impl Member {
     /// The principal's membership in `workspace_id`, or 404.
     pub async fn resolve(state: &AppState, principal: Principal, workspace_id: WorkspaceId) -> ApiResult<Self> {
-        if let AuthMethod::ApiToken { workspace_id: token_ws, .. } = principal.auth
-            && token_ws != workspace_id
-        {
+        let role = Self::role_of(state, principal.user.id, principal.token_workspace(), workspace_id).await?;
+        Ok(Self { principal, workspace_id, role })
+    }
+
+    /// The role of `user_id` in `workspace_id`, or 404; a token minted for another workspace
+    /// (`token_workspace`) is 404 too. For callers that keep only ids (hub connections).
+    pub async fn role_of(
+        state: &AppState,
+        user_id: UserId,
+        token_workspace: Option<WorkspaceId>,
+        workspace_id: WorkspaceId,
+    ) -> ApiResult<Role> {
+        if token_workspace.is_some_and(|ws| ws != workspace_id) {
             return Err(ApiError::NotFound);
         }
         let role: Option<Role> =
             sqlx::query_scalar("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
                 .bind(workspace_id)
-                .bind(principal.user.id)
+                .bind(user_id)
                 .fetch_optional(&state.db)
                 .await?;
-        let role = role.ok_or(ApiError::NotFound)?;
-        Ok(Self { principal, workspace_id, role })
+        role.ok_or(ApiError::NotFound)
     }
 
     pub fn user_id(&self) -> UserId {

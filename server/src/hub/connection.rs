@@ -16,7 +16,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota};
 use serde_json::Value;
-use switchboard_sender::WorkspaceId;
+use switchboard_sender::{UserId, WorkspaceId};
 use tokio::sync::mpsc;
 
 use super::history::Outcome;
@@ -63,45 +63,85 @@ enum Admit {
     Gap,
 }
 
+/// Who is connected: only what the connection needs after the upgrade (ids and the display
+/// name), not the whole authenticated [`Principal`] — an idle connection stays small.
+struct Caller {
+    user_id: UserId,
+    name: Box<str>,
+    /// The workspace an API token was minted for (`None` for a session).
+    token_workspace: Option<WorkspaceId>,
+}
+
 struct Connection {
     state: AppState,
     hub: Hub,
-    principal: Principal,
-    handle: ConnHandle,
+    caller: Caller,
+    id: Arc<str>,
+    kill: Arc<Kill>,
+    /// The outgoing queue, created on the first subscribe: a connection that follows no topic
+    /// holds none (its receiver half is `queue_rx`).
+    queue_tx: Option<mpsc::Sender<Arc<Frame>>>,
+    queue_rx: Option<mpsc::Receiver<Arc<Frame>>>,
     sink: SplitSink<WebSocket, Message>,
     subs: HashMap<RoomKey, Subscription>,
-    chatter: Option<DefaultDirectRateLimiter>,
+    chatter: Option<Box<DefaultDirectRateLimiter>>,
     meta_version: u64,
 }
 
 /// Serves one upgraded socket until it ends.
 pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
     let hub = state.hub.clone();
-    let (tx, rx) = mpsc::channel(hub.config.queue_len);
-    let handle = ConnHandle { id: hub.next_conn_id().into(), tx, kill: Arc::new(Kill::default()) };
-    hub.rooms.register_conn(&handle);
+    let caller = Caller {
+        user_id: principal.user.id,
+        token_workspace: principal.token_workspace(),
+        name: principal.user.name.into_boxed_str(),
+    };
+    let id: Arc<str> = hub.next_conn_id().into();
+    let kill = Arc::new(Kill::default());
+    hub.rooms.register_conn(&id, &kill);
     let (sink, stream) = socket.split();
-    let mut conn =
-        Connection { state, hub, principal, handle, sink, subs: HashMap::new(), chatter: None, meta_version: 0 };
-    let exit = conn.serve(stream, rx).await;
-    conn.withdraw().await;
-    conn.say_goodbye(exit).await;
-    conn.hub.rooms.unregister_conn(&conn.handle.id);
+    let mut conn = Connection {
+        state,
+        hub,
+        caller,
+        id,
+        kill,
+        queue_tx: None,
+        queue_rx: None,
+        sink,
+        subs: HashMap::new(),
+        chatter: None,
+        meta_version: 0,
+    };
+    // The rarely taken paths are boxed so the task's future (held by every idle connection)
+    // is only as large as the idle loop needs.
+    let exit = conn.serve(stream).await;
+    Box::pin(conn.withdraw()).await;
+    Box::pin(conn.say_goodbye(exit)).await;
+    conn.hub.rooms.unregister_conn(&conn.id);
+}
+
+/// The next queued frame, or never when the connection has no queue yet.
+async fn next_queued(rx: &mut Option<mpsc::Receiver<Arc<Frame>>>) -> Option<Arc<Frame>> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Connection {
-    async fn serve(&mut self, mut stream: SplitStream<WebSocket>, mut rx: mpsc::Receiver<Arc<Frame>>) -> Exit {
+    async fn serve(&mut self, mut stream: SplitStream<WebSocket>) -> Exit {
         let interval = self.hub.config.ping_interval;
         let hello = ServerFrame::Hello {
-            conn: &self.handle.id,
-            user_id: self.principal.user.id,
+            conn: &self.id,
+            user_id: self.caller.user_id,
             ping_ms: interval.as_millis() as u64,
             max_frame: self.hub.config.max_frame,
         };
         if let Err(exit) = self.write(hello.to_text().into()).await {
             return exit;
         }
-        let kill = self.handle.kill.clone();
+        let kill = self.kill.clone();
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         let mut heard = true;
         loop {
@@ -112,7 +152,7 @@ impl Connection {
                     heard = true;
                     self.on_message(msg).await
                 }
-                Some(frame) = rx.recv() => self.write_batch(frame, &mut rx).await,
+                Some(frame) = next_queued(&mut self.queue_rx) => self.write_batch(frame).await,
                 _ = ping.tick() => {
                     if !heard {
                         Err(Exit::Dead)
@@ -135,7 +175,7 @@ impl Connection {
             Some(Ok(Message::Text(text))) => {
                 metrics::frames_in(1);
                 match serde_json::from_str::<ClientFrame>(&text) {
-                    Ok(frame) => self.on_frame(frame).await,
+                    Ok(frame) => Box::pin(self.on_frame(frame)).await,
                     Err(e) => self.error("bad_frame", &format!("Not a frame of this protocol: {e}"), None, None).await,
                 }
             }
@@ -202,7 +242,8 @@ impl Connection {
             let msg = "This connection holds as many topics as it may; unsubscribe from one first.";
             return self.error("too_many_subscriptions", msg, Some((workspace, raw_topic)), reference).await;
         }
-        let room = self.hub.rooms.join(&key, workspace, &topic.name, self.handle.clone(), presence);
+        let handle = self.handle();
+        let room = self.hub.rooms.join(&key, workspace, &topic.name, handle, presence);
         if presence {
             self.hub.load_presence(&key, &room).await;
         }
@@ -210,7 +251,7 @@ impl Connection {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read topic history");
-                self.hub.rooms.leave(&key, &self.handle.id);
+                self.hub.rooms.leave(&key, &self.id);
                 let msg = "The topic's history is unavailable right now; try again.";
                 return self.error("unavailable", msg, Some((workspace, raw_topic)), reference).await;
             }
@@ -266,25 +307,26 @@ impl Connection {
     /// workspace's topic is refused exactly like one that does not exist (invariant 7).
     async fn authorize(&self, workspace: WorkspaceId, raw_topic: &str) -> Result<Topic, Refusal> {
         let topic = Topic::parse(raw_topic)?;
-        let member = match Member::resolve(&self.state, self.principal.clone(), workspace).await {
-            Ok(m) => m,
+        let caller = &self.caller;
+        let role = match Member::role_of(&self.state, caller.user_id, caller.token_workspace, workspace).await {
+            Ok(role) => role,
             Err(ApiError::NotFound) => return Err(Refusal::NotFound),
             Err(e) => {
                 tracing::warn!(error = ?e, "membership lookup failed");
                 return Err(Refusal::NotFound);
             }
         };
-        topic.authorize(member.role)?;
+        topic.authorize(role)?;
         Ok(topic)
     }
 
     fn entry(&mut self, meta: Value) -> ConnEntry {
         self.meta_version += 1;
         ConnEntry {
-            conn: self.handle.id.to_string(),
+            conn: self.id.to_string(),
             instance: self.hub.instance.to_string(),
-            user_id: self.principal.user.id,
-            name: self.principal.user.name.clone(),
+            user_id: self.caller.user_id,
+            name: self.caller.name.to_string(),
             meta,
             version: self.meta_version,
         }
@@ -335,8 +377,8 @@ impl Connection {
         let ttl = drops::ttl(ttl_ms);
         let note = DropNote {
             id: uuid::Uuid::new_v4().simple().to_string(),
-            user_id: self.principal.user.id,
-            name: self.principal.user.name.clone(),
+            user_id: self.caller.user_id,
+            name: self.caller.name.to_string(),
             text: text.trim().to_owned(),
             anchor,
             expires_at: chrono::Utc::now().timestamp_millis() + ttl.as_millis() as i64,
@@ -350,7 +392,7 @@ impl Connection {
         let limiter = self.chatter.get_or_insert_with(|| {
             let rate = NonZeroU32::new(per_sec).unwrap_or(NonZeroU32::MIN);
             let burst = NonZeroU32::new(per_sec.saturating_mul(2)).unwrap_or(NonZeroU32::MIN);
-            governor::RateLimiter::direct(Quota::per_second(rate).allow_burst(burst))
+            Box::new(governor::RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)))
         });
         limiter.check().is_ok()
     }
@@ -367,9 +409,9 @@ impl Connection {
     /// Leaves one topic: the room, and its presence.
     async fn leave(&mut self, key: &RoomKey) {
         let Some(sub) = self.subs.remove(key) else { return };
-        self.hub.rooms.leave(key, &self.handle.id);
+        self.hub.rooms.leave(key, &self.id);
         if sub.presence {
-            self.hub.presence_remove(key, &self.handle.id).await;
+            self.hub.presence_remove(key, &self.id).await;
         }
         metrics::subscribed(&sub.topic, -1.0);
     }
@@ -384,7 +426,7 @@ impl Connection {
 
     async fn say_goodbye(&mut self, exit: Exit) {
         let (code, reason, grace) = match exit {
-            Exit::Killed => match self.handle.kill.reason() {
+            Exit::Killed => match self.kill.reason() {
                 KillReason::SlowConsumer => {
                     (protocol::CLOSE_SLOW_CONSUMER, "slow consumer: queue overflowed", self.hub.config.ping_interval)
                 }
@@ -401,7 +443,7 @@ impl Connection {
     }
 
     /// Writes a batch of queued frames (the first and whatever else is already waiting).
-    async fn write_batch(&mut self, first: Arc<Frame>, rx: &mut mpsc::Receiver<Arc<Frame>>) -> Result<(), Exit> {
+    async fn write_batch(&mut self, first: Arc<Frame>) -> Result<(), Exit> {
         let mut next = Some(first);
         let mut written = 0u64;
         while let Some(frame) = next {
@@ -412,12 +454,12 @@ impl Connection {
                 }
                 Admit::Skip => {}
                 Admit::Resync => self.resync(&frame.room, "epoch").await?,
-                Admit::Gap => self.fill_gap(&frame.room).await?,
+                Admit::Gap => Box::pin(self.fill_gap(&frame.room)).await?,
             }
             if written >= BATCH {
                 break;
             }
-            next = rx.try_recv().ok();
+            next = self.queue_rx.as_mut().and_then(|rx| rx.try_recv().ok());
         }
         metrics::frames_out(written);
         self.flush().await
@@ -441,6 +483,20 @@ impl Connection {
             return Admit::Send;
         }
         Admit::Gap
+    }
+
+    /// How rooms reach this connection; creates the outgoing queue on first use.
+    fn handle(&mut self) -> ConnHandle {
+        let tx = match &self.queue_tx {
+            Some(tx) => tx.clone(),
+            None => {
+                let (tx, rx) = mpsc::channel(self.hub.config.queue_len);
+                self.queue_rx = Some(rx);
+                self.queue_tx = Some(tx.clone());
+                tx
+            }
+        };
+        ConnHandle { id: self.id.clone(), tx, kill: self.kill.clone() }
     }
 
     async fn resync(&mut self, key: &RoomKey, reason: &'static str) -> Result<(), Exit> {
@@ -500,7 +556,7 @@ impl Connection {
     }
 
     async fn feed(&mut self, msg: Message) -> Result<(), Exit> {
-        let kill = self.handle.kill.clone();
+        let kill = self.kill.clone();
         let limit = self.hub.config.ping_interval;
         tokio::select! {
             r = tokio::time::timeout(limit, self.sink.feed(msg)) => r.map_err(|_| Exit::Dead)?.map_err(|_| Exit::Gone),
@@ -509,7 +565,7 @@ impl Connection {
     }
 
     async fn flush(&mut self) -> Result<(), Exit> {
-        let kill = self.handle.kill.clone();
+        let kill = self.kill.clone();
         let limit = self.hub.config.ping_interval;
         tokio::select! {
             r = tokio::time::timeout(limit, self.sink.flush()) => r.map_err(|_| Exit::Dead)?.map_err(|_| Exit::Gone),

@@ -123,8 +123,8 @@ pub struct Rooms {
 }
 
 impl Rooms {
-    pub fn register_conn(&self, conn: &ConnHandle) {
-        self.conns.insert(conn.id.clone(), conn.kill.clone());
+    pub fn register_conn(&self, id: &Arc<str>, kill: &Arc<Kill>) {
+        self.conns.insert(id.clone(), kill.clone());
         metrics::connections(self.conns.len());
     }
 
