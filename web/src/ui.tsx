@@ -42,3 +42,18 @@ export function formatDate(value: string | null | undefined): string {
 export function RoleBadge({ role }: { role: string }) {
   return <span className={`badge role-${role}`}>{role}</span>;
 }
+
+/** The centred card with the product mark that sign-in and password pages share. */
+export function AuthCard({ children }: { children: ReactNode }) {
+  return (
+    <div className="center-page">
+      <div className="card narrow auth-card">
+        <div className="brand brand-large">
+          <span className="brand-mark" aria-hidden="true" />
+          Switchboard
+        </div>
+        {children}
+      </div>
+    </div>
+  );
+}

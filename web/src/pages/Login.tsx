@@ -5,7 +5,7 @@ import { Navigate, useNavigate, useSearchParams } from 'react-router-dom';
 import { ApiError, endpoints, errorMessage, type Session } from '../api';
 import { useSession } from '../session';
 import { passkeysSupported, signInWithPasskey } from '../webauthn';
-import { Loading } from '../ui';
+import { AuthCard, Loading } from '../ui';
 
 export function loginErrorMessage(e: unknown): string {
   if (e instanceof ApiError) {
@@ -82,12 +82,7 @@ export function LoginPage() {
   }
 
   return (
-    <div className="center-page">
-      <div className="card narrow auth-card">
-        <div className="brand brand-large">
-          <span className="brand-mark" aria-hidden="true" />
-          Switchboard
-        </div>
+    <AuthCard>
         {mode === 'password' ? (
           <>
             <h1>Sign in</h1>
@@ -188,8 +183,7 @@ export function LoginPage() {
             </p>
           </>
         )}
-      </div>
-    </div>
+    </AuthCard>
   );
 }
 

@@ -4,6 +4,7 @@ import { useState, type FormEvent } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router-dom';
 import { ApiError, endpoints, errorMessage } from '../api';
 import { useSession } from '../session';
+import { AuthCard } from '../ui';
 
 const MIN_LENGTH = 10;
 
@@ -39,12 +40,7 @@ export function RecoverPage() {
   }
 
   return (
-    <div className="center-page">
-      <div className="card narrow auth-card">
-        <div className="brand brand-large">
-          <span className="brand-mark" aria-hidden="true" />
-          Switchboard
-        </div>
+    <AuthCard>
         <h1>Set a new password</h1>
         {!token ? (
           <div className="alert alert-error" role="alert" data-testid="recover-error">
@@ -88,7 +84,6 @@ export function RecoverPage() {
         <p className="auth-footer">
           <Link to="/login">Back to sign in</Link>
         </p>
-      </div>
-    </div>
+    </AuthCard>
   );
 }
