@@ -243,10 +243,10 @@ function AddNumberForm({ workspaceId, accounts, onAdded }: { workspaceId: string
             ))}
           </select>
         </label>
-        <label>
+        <label className="check">
           <input type="checkbox" checked={sms} onChange={(e) => setSms(e.target.checked)} data-testid="number-sms" /> SMS
         </label>
-        <label>
+        <label className="check">
           <input type="checkbox" checked={mms} onChange={(e) => setMms(e.target.checked)} data-testid="number-mms" /> MMS
         </label>
         <label>
