@@ -115,6 +115,17 @@ async fn sigterm_stops_accepting_drains_and_exits_zero() {
     assert!(reqwest::get(format!("{base}/healthz")).await.is_err(), "no longer accepting");
 }
 
+/// Runs the binary against `database_url` and returns its output.
+async fn run_bin(database_url: &str, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(BIN)
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("SECRET_KEY", "22".repeat(32))
+        .output()
+        .await
+        .expect("the binary runs")
+}
+
 fn unsafe_kill(pid: i32) -> i32 {
     std::process::Command::new("kill")
         .arg("-TERM")
@@ -128,13 +139,7 @@ fn unsafe_kill(pid: i32) -> i32 {
 async fn migrate_and_seed_commands_are_idempotent() {
     let db = TestDb::fresh().await;
     for args in [&["migrate"][..], &["seed", "--demo"], &["seed", "--demo"]] {
-        let out = tokio::process::Command::new(BIN)
-            .args(args)
-            .env("DATABASE_URL", &db.url)
-            .env("SECRET_KEY", "22".repeat(32))
-            .output()
-            .await
-            .unwrap();
+        let out = run_bin(&db.url, args).await;
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
     let pool = db.pool().await;
@@ -144,33 +149,12 @@ async fn migrate_and_seed_commands_are_idempotent() {
             .await
             .unwrap();
     assert_eq!((users, members), (6, 7));
-    let out = tokio::process::Command::new(BIN)
-        .args(["seed"])
-        .env("DATABASE_URL", &db.url)
-        .env("SECRET_KEY", "22".repeat(32))
-        .output()
-        .await
-        .unwrap();
+    let out = run_bin(&db.url, &["seed"]).await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--demo"));
-    let out = tokio::process::Command::new(BIN)
-        .args([
-            "user",
-            "create",
-            "--email",
-            "ops@x.test",
-            "--password",
-            "short",
-            "--workspace",
-            "demo",
-            "--role",
-            "admin",
-        ])
-        .env("DATABASE_URL", &db.url)
-        .env("SECRET_KEY", "22".repeat(32))
-        .output()
-        .await
-        .unwrap();
+    let args =
+        ["user", "create", "--email", "ops@x.test", "--password", "short", "--workspace", "demo", "--role", "admin"];
+    let out = run_bin(&db.url, &args).await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
     pool.close().await;
@@ -289,12 +273,7 @@ async fn two_instances_share_one_database_and_redis() {
 #[tokio::test]
 async fn send_log_commands_prepare_partitions_and_archive_old_days() {
     let db = TestDb::fresh().await;
-    let run = |args: &[&str]| {
-        let mut cmd = tokio::process::Command::new(BIN);
-        cmd.args(args).env("DATABASE_URL", &db.url).env("SECRET_KEY", "33".repeat(32));
-        cmd.output()
-    };
-    let out = run(&["send-log", "prepare"]).await.unwrap();
+    let out = run_bin(&db.url, &["send-log", "prepare"]).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let pool = db.pool().await;
     let today = chrono::Utc::now().date_naive();
@@ -305,7 +284,8 @@ async fn send_log_commands_prepare_partitions_and_archive_old_days() {
 
     let dir = std::env::temp_dir().join(format!("sb-archive-{}", uuid::Uuid::new_v4().simple()));
     let out =
-        run(&["send-log", "archive", "--before", &today.to_string(), "--dir", dir.to_str().unwrap()]).await.unwrap();
+        run_bin(&db.url, &["send-log", "archive", "--before", &today.to_string(), "--dir", dir.to_str().unwrap()])
+            .await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let yesterday = switchboard_sender::send_log::partition_name(today - chrono::Duration::days(1));
     assert!(dir.join(format!("{yesterday}.csv.gz")).is_file(), "yesterday's (empty) day is archived");
@@ -313,7 +293,7 @@ async fn send_log_commands_prepare_partitions_and_archive_old_days() {
         sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&name).fetch_one(&pool).await.unwrap();
     assert!(still, "today stays");
 
-    let out = run(&["send-log", "archive", "--before", "yesterday", "--dir", "/tmp"]).await.unwrap();
+    let out = run_bin(&db.url, &["send-log", "archive", "--before", "yesterday", "--dir", "/tmp"]).await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--before"));
     let _ = std::fs::remove_dir_all(dir);
