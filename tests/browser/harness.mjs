@@ -16,6 +16,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { after, before } from 'node:test';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(here, '../..');
@@ -224,4 +225,21 @@ export async function twoUsers(browser, baseUrl, a, b) {
 export async function newPage(browser) {
   const context = await browser.newContext();
   return context.newPage();
+}
+
+/**
+ * One server and one browser for a test file: starts them in node:test's `before` and stops
+ * them in `after`. `server` and `browser` (exported live bindings) are set once `before` ran.
+ */
+export let server;
+export let browser;
+export function useServerAndBrowser(serverOptions) {
+  before(async () => {
+    server = await startServer(serverOptions);
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
 }

@@ -2,24 +2,13 @@
 // a CSV with one bad row and sees the reason; a viewer sees the tables without edit controls.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { DEMO_USERS, launchBrowser, newPage, signIn, startServer } from './harness.mjs';
+import { test } from 'node:test';
+import { DEMO_USERS, browser, newPage, server, signIn, useServerAndBrowser } from './harness.mjs';
 
 const T = { timeout: 90_000 };
 const SID = 'AC0123456789abcdef0123456789abcdef';
 const TOKEN = 'browser-test-token-0123456789WXYZ';
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+useServerAndBrowser();
 
 test('an admin adds an account and a number, and imports a CSV with a bad row', T, async () => {
   const page = await newPage(browser);

@@ -2,21 +2,10 @@
 // Passkeys, sign out, and sign back in with "Sign in with a passkey".
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { DEMO_USERS, launchBrowser, signIn, startServer } from './harness.mjs';
+import { test } from 'node:test';
+import { DEMO_USERS, browser, server, signIn, useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer({ publicHost: 'localhost' }); // WebAuthn needs a host name
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+useServerAndBrowser({ publicHost: 'localhost' }); // WebAuthn needs a host name
 
 test('manager registers a passkey and signs in with it', { timeout: 90_000 }, async () => {
   const context = await browser.newContext();

@@ -3,22 +3,11 @@
 // leaves appears for the other and fades after its TTL.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { DEMO_USERS, launchBrowser, startServer, twoUsers } from './harness.mjs';
+import { test } from 'node:test';
+import { DEMO_USERS, browser, server, twoUsers, useServerAndBrowser } from './harness.mjs';
 
 const T = { timeout: 90_000 };
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+useServerAndBrowser();
 
 const avatar = (page, testid, name) => page.locator(`[data-testid="${testid}"][data-name="${name}"]`);
 

@@ -3,22 +3,11 @@
 // sign-in rate limit's message.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { DEMO_USERS, launchBrowser, newPage, signIn, startServer } from './harness.mjs';
+import { test } from 'node:test';
+import { DEMO_USERS, browser, newPage, server, signIn, useServerAndBrowser } from './harness.mjs';
 
 const T = { timeout: 90_000 };
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+useServerAndBrowser();
 
 /** The newest /recover link the server's mailer printed for `email`. */
 async function mailedLink(email) {

@@ -2,22 +2,11 @@
 // role changes, the audit log's server-side 403, a wrong password, and two users at once.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { DEMO_USERS, launchBrowser, newPage, signIn, startServer, twoUsers } from './harness.mjs';
+import { test } from 'node:test';
+import { DEMO_USERS, browser, newPage, server, signIn, twoUsers, useServerAndBrowser } from './harness.mjs';
 
 const T = { timeout: 90_000 };
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+useServerAndBrowser();
 
 const theme = (page) => page.evaluate(() => document.documentElement.getAttribute('data-theme'));
 const memberRow = (page, email) => page.locator(`[data-testid="member-row"][data-email="${email}"]`);
