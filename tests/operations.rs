@@ -149,6 +149,13 @@ async fn migrate_and_seed_commands_are_idempotent() {
             .await
             .unwrap();
     assert_eq!((users, members), (6, 7));
+    let campaign_side: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM leads), (SELECT count(*) FROM campaigns), (SELECT count(*) FROM crusades)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(campaign_side, (200, 1, 1), "demo leads, campaign and crusade, once");
     let out = run_bin(&db.url, &["seed"]).await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--demo"));
@@ -236,9 +243,14 @@ async fn metrics_openapi_and_request_ids_are_served() {
     let (status, spec) = client.get("/api/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
-    for path in
-        ["/api/auth/login", "/api/workspaces/{workspace_id}/members/{user_id}", "/api/workspaces/{workspace_id}/audit"]
-    {
+    for path in [
+        "/api/auth/login",
+        "/api/workspaces/{workspace_id}/members/{user_id}",
+        "/api/workspaces/{workspace_id}/audit",
+        "/api/workspaces/{workspace_id}/leads/bulk",
+        "/api/workspaces/{workspace_id}/campaigns/{campaign_id}/preview",
+        "/api/workspaces/{workspace_id}/crusades/{crusade_id}/start",
+    ] {
         assert!(spec["paths"][path].is_object(), "{path} documented");
     }
     let docs = reqwest::get(format!("{}/api/docs/", app.base())).await.unwrap();

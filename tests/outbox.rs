@@ -26,21 +26,20 @@ async fn campaign_with(pool: &PgPool, n: usize) -> (WorkspaceId, Uuid) {
         .await
         .unwrap();
     let campaign = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO campaigns (workspace_id, id, name, status, template) VALUES ($1, $2, 'Spring', 'running', 'Hi')",
-    )
-    .bind(ws)
-    .bind(campaign)
-    .execute(pool)
-    .await
-    .unwrap();
+    sqlx::query("INSERT INTO campaigns (workspace_id, id, name, status) VALUES ($1, $2, 'Spring', 'running')")
+        .bind(ws)
+        .bind(campaign)
+        .execute(pool)
+        .await
+        .unwrap();
     sqlx::query(
         "WITH l AS ( \
            INSERT INTO leads (workspace_id, id, phone) \
            SELECT $1, gen_random_uuid(), '+1415' || lpad((5500000 + g)::text, 7, '0') FROM generate_series(1, $3) g \
            RETURNING id, phone) \
-         INSERT INTO outbox (workspace_id, campaign_id, lead_id, to_phone, to_key, from_number, body) \
-         SELECT $1, $2, l.id, l.phone, substr(l.phone, 2)::bigint, '+12015550100', 'Hi' FROM l",
+         INSERT INTO outbox (workspace_id, campaign_id, lead_id, to_phone, to_key, from_number, body, \
+                             window_start, window_end) \
+         SELECT $1, $2, l.id, l.phone, substr(l.phone, 2)::bigint, '+12015550100', 'Hi', '00:00', '24:00' FROM l",
     )
     .bind(ws)
     .bind(campaign)
@@ -127,18 +126,19 @@ async fn invariant_1_stop_fence_nothing_claimed_after_an_opt_out_commits() {
     }
     assert!(violations.is_empty(), "claimed after the opt-out committed: {violations:?}");
     assert!(claimed_total > 0);
-    // Opted-out rows that were not claimed before their STOP stay queued, never claimed.
+    // Everyone not opted out was claimed; opted-out rows that were not claimed before their STOP
+    // were judged and skipped (or never reached), never claimed.
     let still_queued: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM outbox o WHERE o.state = 'queued' AND NOT EXISTS \
+        "SELECT count(*) FROM outbox o WHERE o.state IN ('queued', 'skipped') AND NOT EXISTS \
          (SELECT 1 FROM opt_outs x WHERE x.workspace_id = o.workspace_id AND x.phone = o.to_phone)",
     )
     .fetch_one(&pool)
     .await
     .unwrap();
     assert_eq!(still_queued, 0, "everyone not opted out was claimed");
-    // The fence was exercised: some STOPs beat their row's claim, and those rows stay queued.
+    // The fence was exercised: some STOPs beat their row's claim, and those rows were skipped.
     let fenced: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM outbox o WHERE o.state = 'queued' AND EXISTS \
+        "SELECT count(*) FROM outbox o WHERE o.state IN ('queued', 'skipped') AND EXISTS \
          (SELECT 1 FROM opt_outs x WHERE x.workspace_id = o.workspace_id AND x.phone = o.to_phone)",
     )
     .fetch_one(&pool)

@@ -9,8 +9,8 @@ use std::io::Read;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use common::TestDb;
 use switchboard_sender::send_log::{
-    Attempt, Cooldown, RetextPolicy, archive_partition, cooldown, detach_before, ensure_partitions, partition_name,
-    record_attempt,
+    Attempt, AttemptResult, Cooldown, RetextPolicy, archive_partition, cooldown, detach_before, ensure_partitions,
+    partition_name, record_attempt, record_attempts, record_results,
 };
 use switchboard_sender::{E164, WorkspaceId};
 use uuid::Uuid;
@@ -142,4 +142,113 @@ async fn invariant_4_windows_pair_and_recipient_cooldowns_and_florida_limits() {
     assert_eq!(cooldown(&mut conn, ws, &miami, &from, fl, t0 + Duration::hours(24)).await.unwrap(), None);
     let texas = fl.for_state(Some("TX"));
     assert_eq!(texas.max_per_24h, Some(3), "for_state only adds limits");
+}
+
+#[tokio::test]
+async fn a_batch_folds_repeated_pairs_and_recipients_and_results_land_by_key() {
+    let db = TestDb::fresh().await;
+    let pool = db.pool().await;
+    let ws = workspace(&pool).await;
+    let other = WorkspaceId::new();
+    sqlx::query("INSERT INTO workspaces (id, slug, name) VALUES ($1, 'beta', 'Beta')")
+        .bind(other)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    ensure_partitions(&mut conn, day("2026-11-20"), 3).await.unwrap();
+    let (ours, ours2, them) = ("+12015550100", "+12015550101", "+14155550123");
+    // History from before the batch: one send of the pair the day before.
+    let mut tx = pool.begin().await.unwrap();
+    record_attempt(&mut tx, ws, &attempt(at("2026-11-20T09:00:00Z"), them, ours)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // The same pair three times, the same recipient from another number, the same recipient in
+    // another workspace, and an unrelated recipient: across two days' partitions.
+    let batch = vec![
+        (ws, attempt(at("2026-11-21T10:00:00Z"), them, ours)),
+        (ws, attempt(at("2026-11-21T12:00:00Z"), them, ours)),
+        (ws, attempt(at("2026-11-21T11:00:00Z"), them, ours)),
+        (ws, attempt(at("2026-11-22T08:00:00Z"), them, ours2)),
+        (other, attempt(at("2026-11-21T10:00:00Z"), them, ours)),
+        (ws, attempt(at("2026-11-21T10:30:00Z"), "+14155550999", ours)),
+    ];
+    let mut tx = pool.begin().await.unwrap();
+    record_attempts(&mut tx, &batch).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM send_log WHERE state = 'calling'").fetch_one(&pool).await.unwrap();
+    assert_eq!(rows, 7);
+    let pairs: Vec<(String, String, DateTime<Utc>, i32)> = sqlx::query_as(
+        "SELECT their_number, our_number, last_sent_at, sends FROM pair_history WHERE workspace_id = $1 ORDER BY 1, 2",
+    )
+    .bind(ws)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        pairs,
+        [
+            (them.into(), ours.into(), at("2026-11-21T12:00:00Z"), 4),
+            (them.into(), ours2.into(), at("2026-11-22T08:00:00Z"), 1),
+            ("+14155550999".into(), ours.into(), at("2026-11-21T10:30:00Z"), 1),
+        ]
+    );
+    let (last, recent): (DateTime<Utc>, Vec<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT last_sent_at, recent_sends FROM recipient_history WHERE workspace_id = $1 AND their_number = $2",
+    )
+    .bind(ws)
+    .bind(them)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(last, at("2026-11-22T08:00:00Z"));
+    assert_eq!(
+        recent,
+        [at("2026-11-22T08:00:00Z"), at("2026-11-21T12:00:00Z"), at("2026-11-21T11:00:00Z")],
+        "the three newest of the five sends, newest first"
+    );
+    let (other_sends, other_recent): (i32, Vec<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT p.sends, r.recent_sends FROM pair_history p JOIN recipient_history r USING (workspace_id, their_number) \
+         WHERE p.workspace_id = $1",
+    )
+    .bind(other)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((other_sends, other_recent), (1, vec![at("2026-11-21T10:00:00Z")]), "workspaces fold apart");
+
+    // The carrier's answers, by primary key, in one statement.
+    let result =
+        |(w, a): &(WorkspaceId, Attempt), state: &'static str, sid: Option<&str>, code: Option<i32>| AttemptResult {
+            workspace: *w,
+            attempted_at: a.at,
+            id: a.id,
+            state,
+            sid: sid.map(str::to_owned),
+            status: sid.map(|_| "queued".to_owned()),
+            error_code: code,
+        };
+    let results = [
+        result(&batch[0], "accepted", Some("SM0"), None),
+        result(&batch[3], "failed", None, Some(21610)),
+        result(&batch[4], "unknown", None, None),
+    ];
+    record_results(&mut conn, &results).await.unwrap();
+    record_results(&mut conn, &[]).await.unwrap();
+    type Row = (Uuid, String, Option<String>, Option<String>, Option<i32>);
+    let states: Vec<Row> =
+        sqlx::query_as("SELECT id, state, sid, status, error_code FROM send_log ORDER BY attempted_at, id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let state_of = |id: Uuid| states.iter().find(|s| s.0 == id).unwrap().clone();
+    assert_eq!(state_of(batch[0].1.id).1, "accepted");
+    assert_eq!(state_of(batch[0].1.id).2.as_deref(), Some("SM0"));
+    assert_eq!(state_of(batch[0].1.id).3.as_deref(), Some("queued"));
+    assert_eq!(state_of(batch[3].1.id).1, "failed");
+    assert_eq!(state_of(batch[3].1.id).4, Some(21610));
+    assert_eq!(state_of(batch[4].1.id).1, "unknown");
+    assert_eq!(states.iter().filter(|s| s.1 == "calling").count(), 4, "the rest still calling");
 }

@@ -187,7 +187,11 @@ fn workspace_routes(
     token: &str,
     account: &str,
     number: &str,
+    campaign_side: &CampaignSide,
+    dnc: &str,
 ) -> Vec<(Method, String, Option<Value>)> {
+    let CampaignSide { lead, campaign, crusade } = campaign_side;
+    let step = json!([{"after_days": 0, "templates": ["Hi"]}]);
     let sid = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     vec![
         (Method::GET, format!("/api/workspaces/{ws}/members"), None),
@@ -218,7 +222,63 @@ fn workspace_routes(
         (Method::GET, format!("/api/workspaces/{ws}/numbers/{number}"), None),
         (Method::PATCH, format!("/api/workspaces/{ws}/numbers/{number}"), Some(json!({"status": "paused"}))),
         (Method::DELETE, format!("/api/workspaces/{ws}/numbers/{number}"), None),
+        (Method::GET, format!("/api/workspaces/{ws}/leads"), None),
+        (Method::POST, format!("/api/workspaces/{ws}/leads"), Some(json!({"phone": "+13055550177"}))),
+        (Method::POST, format!("/api/workspaces/{ws}/leads/bulk"), Some(json!({"leads": [{"phone": "+13055550177"}]}))),
+        (Method::DELETE, format!("/api/workspaces/{ws}/leads/{lead}"), None),
+        (Method::GET, format!("/api/workspaces/{ws}/campaigns"), None),
+        (Method::POST, format!("/api/workspaces/{ws}/campaigns"), Some(json!({"name": "intruder", "steps": step}))),
+        (Method::GET, format!("/api/workspaces/{ws}/campaigns/{campaign}"), None),
+        (Method::PATCH, format!("/api/workspaces/{ws}/campaigns/{campaign}"), Some(json!({"name": "intruder"}))),
+        (Method::DELETE, format!("/api/workspaces/{ws}/campaigns/{campaign}"), None),
+        (Method::POST, format!("/api/workspaces/{ws}/campaigns/{campaign}/start"), None),
+        (Method::POST, format!("/api/workspaces/{ws}/campaigns/{campaign}/pause"), None),
+        (Method::POST, format!("/api/workspaces/{ws}/campaigns/{campaign}/resume"), None),
+        (Method::POST, format!("/api/workspaces/{ws}/campaigns/{campaign}/cancel"), None),
+        (Method::GET, format!("/api/workspaces/{ws}/campaigns/{campaign}/preview"), None),
+        (Method::GET, format!("/api/workspaces/{ws}/crusades"), None),
+        (Method::POST, format!("/api/workspaces/{ws}/crusades"), Some(json!({"name": "intruder"}))),
+        (Method::GET, format!("/api/workspaces/{ws}/crusades/{crusade}"), None),
+        (Method::PATCH, format!("/api/workspaces/{ws}/crusades/{crusade}"), Some(json!({"name": "intruder"}))),
+        (Method::DELETE, format!("/api/workspaces/{ws}/crusades/{crusade}"), None),
+        (Method::POST, format!("/api/workspaces/{ws}/crusades/{crusade}/start"), None),
+        (Method::POST, format!("/api/workspaces/{ws}/crusades/{crusade}/pause"), None),
+        (Method::POST, format!("/api/workspaces/{ws}/crusades/{crusade}/resume"), None),
+        (Method::POST, format!("/api/workspaces/{ws}/crusades/{crusade}/cancel"), None),
+        (Method::GET, format!("/api/workspaces/{ws}/opt-outs"), None),
+        (Method::POST, format!("/api/workspaces/{ws}/opt-outs"), Some(json!({"phone": "+14155550100"}))),
+        (Method::POST, format!("/api/workspaces/{ws}/opt-outs/import"), Some(json!("phone"))),
+        (Method::GET, format!("/api/workspaces/{ws}/opt-outs/+14155550100"), None),
+        (Method::POST, format!("/api/workspaces/{ws}/opt-outs/+14155550100/review"), Some(json!({}))),
+        (Method::DELETE, format!("/api/workspaces/{ws}/opt-outs/+14155550100"), None),
+        (Method::GET, format!("/api/workspaces/{ws}/dnc"), None),
+        (Method::POST, format!("/api/workspaces/{ws}/dnc"), Some(json!({"phone": "+14155550100"}))),
+        (Method::POST, format!("/api/workspaces/{ws}/dnc/import"), Some(json!("phone"))),
+        (Method::DELETE, format!("/api/workspaces/{ws}/dnc/{dnc}"), None),
+        (Method::GET, format!("/api/workspaces/{ws}/undeliverable"), None),
     ]
+}
+
+/// Ids of the demo seed's campaign side (a lead, the draft campaign, the crusade).
+struct CampaignSide {
+    lead: String,
+    campaign: String,
+    crusade: String,
+}
+
+async fn campaign_side(app: &TestApp, ws: &str) -> CampaignSide {
+    let id = |table: &'static str| {
+        sqlx::query_scalar::<_, uuid::Uuid>(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM {table} WHERE workspace_id = $1::uuid ORDER BY id LIMIT 1"
+        )))
+        .bind(ws.to_owned())
+        .fetch_one(&app.pool)
+    };
+    CampaignSide {
+        lead: id("leads").await.unwrap().to_string(),
+        campaign: id("campaigns").await.unwrap().to_string(),
+        crusade: id("crusades").await.unwrap().to_string(),
+    }
 }
 
 #[tokio::test]
@@ -245,13 +305,25 @@ async fn invariant_7_tenants_apart() {
         .post(&format!("/api/workspaces/{demo}/numbers"), json!({"e164": "+14155552671", "account_id": demo_account}))
         .await;
     let demo_number = demo_number["id"].as_str().unwrap().to_owned();
+    demo_admin.post(&format!("/api/workspaces/{demo}/opt-outs"), json!({"phone": "+14155550100"})).await;
+    let (_, demo_dnc) = demo_admin.post(&format!("/api/workspaces/{demo}/dnc"), json!({"phone": "+14155550100"})).await;
+    let demo_dnc = demo_dnc["id"].as_str().unwrap().to_owned();
     let audit_before: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE workspace_id = $1::uuid")
         .bind(&demo)
         .fetch_one(&app.pool)
         .await
         .unwrap();
 
-    let routes = workspace_routes(&demo, &demo_user, demo_token["id"].as_str().unwrap(), &demo_account, &demo_number);
+    let side = campaign_side(&app, &demo).await;
+    let routes = workspace_routes(
+        &demo,
+        &demo_user,
+        demo_token["id"].as_str().unwrap(),
+        &demo_account,
+        &demo_number,
+        &side,
+        &demo_dnc,
+    );
     for (method, path, body) in routes {
         for (who, client) in [("session", &acme_owner), ("token", &acme_script)] {
             let (status, resp) = client.send(method.clone(), &path, body.clone()).await;
@@ -276,10 +348,20 @@ async fn invariant_7_tenants_apart() {
     let (_, numbers) = demo_admin.get(&format!("/api/workspaces/{demo}/numbers")).await;
     assert_eq!(numbers["numbers"].as_array().unwrap().len(), 1);
     assert_eq!(numbers["numbers"][0]["status"], "active");
+    let (_, opt_outs) = demo_admin.get(&format!("/api/workspaces/{demo}/opt-outs")).await;
+    assert_eq!(opt_outs["items"].as_array().unwrap().len(), 1);
+    assert_eq!(opt_outs["items"][0]["needs_review"], false);
+    let (_, dnc) = demo_admin.get(&format!("/api/workspaces/{demo}/dnc")).await;
+    assert_eq!(dnc["items"].as_array().unwrap().len(), 1);
     // And nothing landed in acme either.
     let acme_rows: i64 = sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM carrier_accounts WHERE workspace_id = $1::uuid) \
-         + (SELECT count(*) FROM phone_numbers WHERE workspace_id = $1::uuid)",
+         + (SELECT count(*) FROM phone_numbers WHERE workspace_id = $1::uuid) \
+         + (SELECT count(*) FROM leads WHERE workspace_id = $1::uuid) \
+         + (SELECT count(*) FROM campaigns WHERE workspace_id = $1::uuid) \
+         + (SELECT count(*) FROM crusades WHERE workspace_id = $1::uuid) \
+         + (SELECT count(*) FROM opt_outs WHERE workspace_id = $1::uuid) \
+         + (SELECT count(*) FROM dnc_entries WHERE workspace_id = $1::uuid)",
     )
     .bind(&acme)
     .fetch_one(&app.pool)

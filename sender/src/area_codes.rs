@@ -34,6 +34,13 @@ pub fn state_of(area_code: &str) -> Option<&'static str> {
     TABLE.get(area_code).copied()
 }
 
+/// The area codes serving `state`, sorted (empty for an unknown state).
+pub fn codes_of(state: &str) -> Vec<&'static str> {
+    let mut codes: Vec<&'static str> = TABLE.iter().filter(|(_, s)| **s == state).map(|(c, _)| *c).collect();
+    codes.sort_unstable();
+    codes
+}
+
 /// Every state code the table knows (for validating a state given by hand).
 pub fn is_known_state(code: &str) -> bool {
     TABLE.values().any(|s| *s == code)
@@ -53,6 +60,8 @@ mod tests {
         assert_eq!(state_of("416"), Some("ON"));
         assert_eq!(state_of("202"), Some("DC"));
         assert_eq!(state_of("800"), None, "toll-free is not geographic");
+        assert!(codes_of("FL").contains(&"305"));
+        assert!(codes_of("ZZ").is_empty());
         // Every one of the 50 states and DC has at least one area code.
         let states = "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ \
                       NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC";

@@ -25,3 +25,25 @@ pub enum WriteError {
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
+
+/// A [`FieldError`] whose field is a path computed at run time: `steps[1].templates[0]`,
+/// `leads[42].phone`. Parsers of nested input return it; the server answers it like a
+/// `FieldError`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InputError {
+    pub field: String,
+    pub message: String,
+}
+
+impl InputError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+impl From<FieldError> for InputError {
+    fn from(e: FieldError) -> Self {
+        Self { field: e.field.to_owned(), message: e.message }
+    }
+}

@@ -15,6 +15,7 @@ use crate::compliance::keywords::{ReplyIntent, classify_reply};
 use crate::compliance::suppression::{ConsentContext, OptOutSource, record_opt_in, record_opt_out};
 use crate::ids::WorkspaceId;
 use crate::phone::E164;
+use crate::stats;
 use crate::twilio::resource::MessageStatus;
 
 /// An inbound SMS/MMS as Twilio posts it, parsed.
@@ -120,6 +121,7 @@ pub async fn receive_message(
         ReplyIntent::Help => Some(HELP_REPLY),
         ReplyIntent::Message => None,
     };
+    crate::engine::follow_up::on_reply(tx, workspace, msg.from.as_str(), intent.is_opt_out()).await?;
     Ok(InboundOutcome::Stored { conversation_id, message_id, intent, reply })
 }
 
@@ -183,7 +185,108 @@ pub async fn receive_status(tx: &mut PgConnection, workspace: WorkspaceId, cb: &
         .execute(&mut *tx)
         .await?;
     }
+    advance_outbox(tx, workspace, cb).await?;
     Ok(true)
+}
+
+/// A campaign message's callback: the outbox row's status and the send log move forward only,
+/// a final status counts once (delivered or undelivered), and 30007 (carrier filtering) marks
+/// the sending number's health; 30006 (landline) makes the recipient undeliverable.
+async fn advance_outbox(tx: &mut PgConnection, workspace: WorkspaceId, cb: &StatusCallback) -> sqlx::Result<()> {
+    // The engine records a sid moments after Twilio may already call back about it; both sides
+    // take this lock, so whichever commits second sees the other (see `apply_early_callbacks`).
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(&cb.sid).execute(&mut *tx).await?;
+    let row: Option<(Uuid, Option<String>, String, String)> = sqlx::query_as(
+        "SELECT campaign_id, status, from_number, to_phone FROM outbox WHERE workspace_id = $1 AND sid = $2 FOR UPDATE",
+    )
+    .bind(workspace)
+    .bind(&cb.sid)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((campaign, current, from, to)) = row else { return Ok(()) };
+    let old_rank = current.as_deref().and_then(MessageStatus::parse).map_or(0, status_rank);
+    if status_rank(cb.status) <= old_rank {
+        return Ok(());
+    }
+    sqlx::query("UPDATE outbox SET status = $3, error_code = coalesce($4, error_code), updated_at = now() WHERE workspace_id = $1 AND sid = $2")
+        .bind(workspace)
+        .bind(&cb.sid)
+        .bind(cb.status.as_str())
+        .bind(cb.error_code)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE send_log SET status = $3, error_code = coalesce($4, error_code) WHERE workspace_id = $1 AND sid = $2",
+    )
+    .bind(workspace)
+    .bind(&cb.sid)
+    .bind(cb.status.as_str())
+    .bind(cb.error_code)
+    .execute(&mut *tx)
+    .await?;
+    let counted = match cb.status {
+        MessageStatus::Delivered => Some(stats::metric::DELIVERED),
+        MessageStatus::Undelivered | MessageStatus::Failed => Some(stats::metric::UNDELIVERED),
+        _ => None,
+    };
+    if let Some(metric) = counted {
+        stats::add(tx, workspace, campaign, metric, 1).await?;
+    }
+    match cb.error_code {
+        Some(30007) => {
+            sqlx::query("UPDATE phone_numbers SET health = 'warning', updated_at = now() WHERE workspace_id = $1 AND e164 = $2 AND health = 'good'")
+                .bind(workspace)
+                .bind(&from)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Some(30006) => {
+            sqlx::query(
+                "INSERT INTO undeliverable_numbers (workspace_id, phone, reason, error_code) VALUES ($1, $2, 'landline', 30006) \
+                 ON CONFLICT (workspace_id, phone) DO NOTHING",
+            )
+            .bind(workspace)
+            .bind(&to)
+            .execute(&mut *tx)
+            .await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Locks the sids the engine is about to record (the same per-sid lock callbacks take).
+pub async fn lock_sids(tx: &mut PgConnection, sids: &[&str]) -> sqlx::Result<()> {
+    if !sids.is_empty() {
+        let mut sorted = sids.to_vec();
+        sorted.sort_unstable();
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended(s, 0)) FROM unnest($1::text[]) AS s")
+            .bind(&sorted)
+            .execute(tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Applies status callbacks that arrived before the engine recorded their sid (the carrier can
+/// be faster than our write). Call after [`lock_sids`] and the outbox update, in that transaction.
+pub async fn apply_early_callbacks(tx: &mut PgConnection, workspace: WorkspaceId, sids: &[&str]) -> sqlx::Result<()> {
+    if sids.is_empty() {
+        return Ok(());
+    }
+    let early: Vec<(String, String, Option<i32>)> = sqlx::query_as(
+        "SELECT sid, status, error_code FROM status_callbacks WHERE workspace_id = $1 AND sid = ANY($2) ORDER BY received_at",
+    )
+    .bind(workspace)
+    .bind(sids)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (sid, status, error_code) in early {
+        if let Some(status) = MessageStatus::parse(&status) {
+            advance_outbox(tx, workspace, &StatusCallback { sid, status, error_code, raw_dlr_done: None }).await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,13 +5,14 @@
 //! opted out, on the DNC list, inside the pair or recipient cooldown. An opt-out that committed
 //! before the claim statement began is therefore seen by it; nothing is claimed for that phone
 //! afterwards. Claimed rows whose recipient opted out in between are re-checked right before
-//! the call by the engine (in-memory set fed by the bus) and canceled.
+//! the call by the engine (in-memory set fed by PostgreSQL notifications) and canceled.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::ids::WorkspaceId;
+use crate::stats;
 
 /// A row claimed for sending.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -19,6 +20,7 @@ pub struct Claimed {
     pub workspace_id: WorkspaceId,
     pub id: i64,
     pub campaign_id: Uuid,
+    pub crusade_id: Option<Uuid>,
     pub step: i16,
     pub lead_id: Uuid,
     pub to_phone: String,
@@ -26,66 +28,171 @@ pub struct Claimed {
     pub account_id: Option<Uuid>,
     pub body: String,
     pub segments: i16,
+    /// Calls made for this row, this one included.
+    pub attempts: i32,
     pub claimed_at: DateTime<Utc>,
 }
 
-/// Claims up to `limit` due rows for `worker`, skipping suppressed recipients and cooldowns.
-/// `now` is passed in so tests can control the clock.
+/// Which due rows a claim may take: every sending number's, or one number's (the engine claims
+/// per number, as many as its pacing budget allows).
+#[derive(Clone, Copy, Debug)]
+pub enum Scope<'a> {
+    All,
+    Number { workspace: WorkspaceId, from_number: &'a str },
+}
+
+/// What one claim statement did.
+#[derive(Clone, Debug, Default)]
+pub struct ClaimRound {
+    /// Rows to send now.
+    pub claimed: Vec<Claimed>,
+    /// Rows the gate refused for good (`skipped` with their reason), by campaign and reason.
+    pub skipped: Vec<(Uuid, String)>,
+    /// Rows outside their window or over their state's daily limit, moved to their next opening.
+    pub deferred: usize,
+}
+
+/// The claim statement. Every due row of a running campaign in `scope` is locked (`SKIP LOCKED`:
+/// other workers and instances never take the same row) and judged by `send_verdict` — the SQL
+/// function the dry-run preview calls too — in the statement's snapshot, so an opt-out that
+/// committed before the statement began is seen (the STOP fence). Refused rows are skipped with
+/// their reason and counted; passing refusals (`outside_hours`, `daily_limit`) defer the row to
+/// its next opening; the rest are claimed. A row already called once (a retry after a 429, say)
+/// passed the retext cooldowns at its first claim and is judged like a follow-up: its own
+/// attempt wrote the histories those cooldowns read, so checking them again would skip it.
+const CLAIM: &str = "WITH due AS ( \
+   SELECT o.workspace_id, o.id, o.campaign_id, \
+          send_verdict(o.workspace_id, o.to_phone, o.to_key, o.from_number, \
+                       CASE WHEN o.attempts > 0 THEN greatest(o.step, 1)::smallint ELSE o.step END, \
+                       o.time_zone, o.window_days, \
+                       o.window_start, o.window_end, o.max_per_24h, c.retext_recipient_days, c.retext_pair_days, $3) \
+            AS verdict \
+   FROM outbox o \
+   JOIN campaigns c ON c.workspace_id = o.workspace_id AND c.id = o.campaign_id AND c.status = 'running' \
+   WHERE o.state = 'queued' AND o.not_before <= $3 \
+     AND ($4::uuid IS NULL OR (o.workspace_id = $4 AND o.from_number = $5)) \
+   ORDER BY o.not_before \
+   LIMIT $2 \
+   FOR UPDATE OF o SKIP LOCKED), \
+ judged AS ( \
+   UPDATE outbox o SET \
+     state = CASE WHEN due.verdict IS NULL THEN 'claimed' \
+                  WHEN due.verdict IN ('outside_hours', 'daily_limit') THEN 'queued' ELSE 'skipped' END, \
+     skip_reason = CASE WHEN due.verdict IN ('outside_hours', 'daily_limit') THEN o.skip_reason ELSE due.verdict END, \
+     not_before = CASE \
+       WHEN due.verdict = 'outside_hours' THEN \
+         coalesce(window_next_open($3, o.time_zone, o.window_days, o.window_start, o.window_end), $3 + interval '1 day') \
+       WHEN due.verdict = 'daily_limit' THEN \
+         coalesce((SELECT min(t) + interval '24 hours' FROM recipient_history r, unnest(r.recent_sends) t \
+                   WHERE r.workspace_id = o.workspace_id AND r.their_number = o.to_phone \
+                     AND t > $3 - interval '24 hours'), $3 + interval '1 hour') \
+       ELSE o.not_before END, \
+     claimed_at = CASE WHEN due.verdict IS NULL THEN $3 ELSE o.claimed_at END, \
+     claimed_by = CASE WHEN due.verdict IS NULL THEN $1 ELSE o.claimed_by END, \
+     attempts = CASE WHEN due.verdict IS NULL THEN o.attempts + 1 ELSE o.attempts END, \
+     updated_at = $3 \
+   FROM due WHERE o.workspace_id = due.workspace_id AND o.id = due.id \
+   RETURNING o.workspace_id, o.id, o.campaign_id, o.crusade_id, o.step, o.lead_id, o.to_phone, o.from_number, \
+             o.account_id, o.body, o.segments, o.attempts, coalesce(o.claimed_at, $3) AS claimed_at, o.state, o.skip_reason) \
+ SELECT * FROM judged";
+
+#[derive(sqlx::FromRow)]
+struct Judged {
+    #[sqlx(flatten)]
+    row: Claimed,
+    state: String,
+    skip_reason: Option<String>,
+}
+
+/// Claims up to `limit` due rows in `scope` for `worker`. `now` is passed in so tests can
+/// control the clock.
+pub async fn claim_round(
+    conn: &mut PgConnection,
+    worker: &str,
+    scope: Scope<'_>,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<ClaimRound> {
+    let (workspace, number) = match scope {
+        Scope::All => (None, None),
+        Scope::Number { workspace, from_number } => (Some(workspace), Some(from_number)),
+    };
+    let judged: Vec<Judged> = sqlx::query_as(CLAIM)
+        .bind(worker)
+        .bind(limit)
+        .bind(now)
+        .bind(workspace)
+        .bind(number)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut round = ClaimRound::default();
+    let mut counts: std::collections::BTreeMap<(WorkspaceId, Uuid, String), i64> = Default::default();
+    for j in judged {
+        match (j.state.as_str(), j.skip_reason) {
+            ("claimed", _) => round.claimed.push(j.row),
+            ("skipped", Some(reason)) => {
+                *counts.entry((j.row.workspace_id, j.row.campaign_id, stats::skipped(&reason))).or_default() += 1;
+                round.skipped.push((j.row.campaign_id, reason));
+            }
+            _ => round.deferred += 1,
+        }
+    }
+    for ((workspace, campaign, metric), n) in counts {
+        stats::add(&mut *conn, workspace, campaign, &metric, n).await?;
+    }
+    Ok(round)
+}
+
+/// Claims up to `limit` due rows of any number: [`claim_round`] over [`Scope::All`], returning
+/// only the claimed rows.
 pub async fn claim(
     conn: &mut PgConnection,
     worker: &str,
     limit: i64,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Vec<Claimed>> {
-    sqlx::query_as(
-        "WITH due AS ( \
-           SELECT o.workspace_id, o.id FROM outbox o \
-           JOIN campaigns c ON c.workspace_id = o.workspace_id AND c.id = o.campaign_id AND c.status = 'running' \
-           WHERE o.state = 'queued' AND o.not_before <= $3 \
-             AND NOT EXISTS (SELECT 1 FROM opt_outs x WHERE x.workspace_id = o.workspace_id AND x.phone = o.to_phone) \
-             AND NOT EXISTS (SELECT 1 FROM dnc_entries d \
-                             WHERE d.workspace_id = o.workspace_id AND d.lo <= o.to_key AND d.hi >= o.to_key) \
-             AND NOT EXISTS (SELECT 1 FROM pair_history p \
-                             WHERE p.workspace_id = o.workspace_id AND p.their_number = o.to_phone \
-                               AND p.our_number = o.from_number \
-                               AND p.last_sent_at > $3 - make_interval(days => c.retext_pair_days)) \
-             AND NOT EXISTS (SELECT 1 FROM recipient_history r \
-                             WHERE r.workspace_id = o.workspace_id AND r.their_number = o.to_phone \
-                               AND r.last_sent_at > $3 - make_interval(days => c.retext_recipient_days)) \
-           ORDER BY o.not_before \
-           LIMIT $2 \
-           FOR UPDATE OF o SKIP LOCKED) \
-         UPDATE outbox o SET state = 'claimed', claimed_at = $3, claimed_by = $1, attempts = o.attempts + 1 \
-         FROM due WHERE o.workspace_id = due.workspace_id AND o.id = due.id \
-         RETURNING o.workspace_id, o.id, o.campaign_id, o.step, o.lead_id, o.to_phone, o.from_number, o.account_id, \
-                   o.body, o.segments, o.claimed_at",
-    )
-    .bind(worker)
-    .bind(limit)
-    .bind(now)
-    .fetch_all(conn)
-    .await
+    Ok(claim_round(conn, worker, Scope::All, limit, now).await?.claimed)
 }
 
-/// Outbox rows a crashed worker left claimed: those without a send-log row were never called and
-/// go back to the queue; those with a "calling" row may have reached Twilio and become `unknown`
-/// (never resent: at-most-once beats a double text). Returns (requeued, unknown).
-pub async fn recover_stale_claims(conn: &mut PgConnection, older_than: DateTime<Utc>) -> sqlx::Result<(u64, u64)> {
-    let unknown = sqlx::query(
-        "UPDATE outbox o SET state = 'unknown' WHERE o.state = 'claimed' AND o.claimed_at < $1 \
-         AND EXISTS (SELECT 1 FROM send_log s WHERE s.workspace_id = o.workspace_id AND s.outbox_id = o.id)",
-    )
-    .bind(older_than)
+/// Outbox rows left claimed by workers that stopped stamping `engine_instances` before
+/// `dead_before` (crashed instances): those without a "calling" send-log row were never called and
+/// go back to the queue; those with one may have reached Twilio and become `unknown` (never
+/// resent: at-most-once beats a double text), counted as such. Returns (requeued, unknown).
+pub async fn recover_stale_claims(conn: &mut PgConnection, dead_before: DateTime<Utc>) -> sqlx::Result<(u64, u64)> {
+    const ORPHANED: &str = "o.state = 'claimed' AND o.claimed_at < $1 AND NOT EXISTS \
+        (SELECT 1 FROM engine_instances e WHERE e.worker_id = o.claimed_by AND e.seen_at >= $1)";
+    let unknown: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "WITH u AS ( \
+           UPDATE outbox o SET state = 'unknown', updated_at = now() WHERE {ORPHANED} \
+           AND EXISTS (SELECT 1 FROM send_log s WHERE s.workspace_id = o.workspace_id AND s.outbox_id = o.id \
+                       AND s.state = 'calling') \
+           RETURNING o.workspace_id, o.campaign_id), \
+         counted AS ( \
+           INSERT INTO campaign_stats (workspace_id, campaign_id, metric, shard, n) \
+           SELECT workspace_id, campaign_id, 'unknown', 0, count(*) FROM u GROUP BY workspace_id, campaign_id \
+           ON CONFLICT (workspace_id, campaign_id, metric, shard) DO UPDATE SET n = campaign_stats.n + EXCLUDED.n) \
+         SELECT count(*) FROM u"
+    )))
+    .bind(dead_before)
+    .fetch_one(&mut *conn)
+    .await?;
+    let requeued = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE outbox o SET state = 'queued', claimed_at = NULL, claimed_by = NULL, updated_at = now() WHERE {ORPHANED}"
+    )))
+    .bind(dead_before)
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let requeued = sqlx::query(
-        "UPDATE outbox SET state = 'queued', claimed_at = NULL, claimed_by = NULL \
-         WHERE state = 'claimed' AND claimed_at < $1",
+    Ok((requeued, unknown as u64))
+}
+
+/// Stamps `worker` alive (the engine calls this every second).
+pub async fn heartbeat(conn: &mut PgConnection, worker: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO engine_instances (worker_id) VALUES ($1) ON CONFLICT (worker_id) DO UPDATE SET seen_at = now()",
     )
-    .bind(older_than)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok((requeued, unknown))
+    .bind(worker)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

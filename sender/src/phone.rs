@@ -33,6 +33,11 @@ impl E164 {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The country calling code (1 for North America, 44 for the UK ...).
+    pub fn country_code(&self) -> u16 {
+        phonenumber::parse(None, &self.0).map(|p| p.code().value()).expect("an E164 always parses")
+    }
 }
 
 impl fmt::Display for E164 {

@@ -3,12 +3,15 @@
 //! - Partitions: one per UTC day, created ahead by [`ensure_partitions`] (idempotent, serialized
 //!   across instances by an advisory lock); [`detach_before`] detaches old days and
 //!   [`archive_partition`] writes one gzip-compressed CSV per day and drops it.
-//! - Writes: [`record_attempt`] inserts the "calling" row before the carrier call (invariant 2:
-//!   a crash leaves it "calling", read as unknown, never resent) and advances the pair and
-//!   recipient histories in the same transaction.
+//! - Writes: [`record_attempts`] inserts a batch of "calling" rows before the carrier calls
+//!   (invariant 2: a crash leaves them "calling", read as unknown, never resent) and advances the
+//!   pair and recipient histories in the same transaction, one round trip per table;
+//!   [`record_results`] applies the carrier's answers in one UPDATE. [`record_attempt`] is a
+//!   batch of one.
 //! - Reads: [`cooldown`] answers "may we text this pair now?" with two primary-key probes
 //!   (invariant 4), never a scan of the log.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -108,45 +111,194 @@ pub struct Attempt {
 }
 
 /// Writes the "calling" row and advances the pair and recipient histories, in the caller's
-/// transaction, before the carrier is called.
+/// transaction, before the carrier is called. A batch of one: see [`record_attempts`].
 pub async fn record_attempt(tx: &mut PgConnection, workspace: WorkspaceId, a: &Attempt) -> sqlx::Result<()> {
+    record_attempts(tx, &[(workspace, a.clone())]).await
+}
+
+/// Writes a batch of attempts (any workspaces) in the caller's transaction: the "calling"
+/// send-log rows, then the pair and recipient histories, one round trip per table (UNNEST over
+/// arrays). A pair or recipient that appears several times in the batch is folded first — an
+/// upsert cannot touch one row twice — and the folded keys go in sorted order, so concurrent
+/// batches lock shared history rows in the same order (no deadlocks between writers).
+pub async fn record_attempts(tx: &mut PgConnection, attempts: &[(WorkspaceId, Attempt)]) -> sqlx::Result<()> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    insert_calling_rows(tx, attempts).await?;
+    upsert_pair_history(tx, attempts).await?;
+    upsert_recipient_history(tx, attempts).await
+}
+
+async fn insert_calling_rows(tx: &mut PgConnection, attempts: &[(WorkspaceId, Attempt)]) -> sqlx::Result<()> {
+    let n = attempts.len();
+    let (mut ws, mut at, mut ids) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut outbox, mut campaigns, mut steps) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut to, mut from, mut accounts, mut segments) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for (w, a) in attempts {
+        ws.push(w.0);
+        at.push(a.at);
+        ids.push(a.id);
+        outbox.push(a.outbox_id);
+        campaigns.push(a.campaign_id);
+        steps.push(a.step);
+        to.push(a.to.as_str());
+        from.push(a.from.as_str());
+        accounts.push(a.account_id);
+        segments.push(a.segments);
+    }
     sqlx::query(
         "INSERT INTO send_log (workspace_id, attempted_at, id, outbox_id, campaign_id, step, to_phone, from_number, \
-         account_id, segments, state) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,'calling')",
+         account_id, segments, state) \
+         SELECT ws, at, id, outbox_id, campaign_id, step, to_phone, from_number, account_id, segments, 'calling' \
+         FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::bigint[], $5::uuid[], $6::smallint[], \
+                     $7::text[], $8::text[], $9::uuid[], $10::smallint[]) \
+              AS a(ws, at, id, outbox_id, campaign_id, step, to_phone, from_number, account_id, segments)",
     )
-    .bind(workspace)
-    .bind(a.at)
-    .bind(a.id)
-    .bind(a.outbox_id)
-    .bind(a.campaign_id)
-    .bind(a.step)
-    .bind(a.to.as_str())
-    .bind(a.from.as_str())
-    .bind(a.account_id)
-    .bind(a.segments)
-    .execute(&mut *tx)
+    .bind(&ws)
+    .bind(&at)
+    .bind(&ids)
+    .bind(&outbox)
+    .bind(&campaigns)
+    .bind(&steps)
+    .bind(&to)
+    .bind(&from)
+    .bind(&accounts)
+    .bind(&segments)
+    .execute(tx)
     .await?;
+    Ok(())
+}
+
+/// One row per (workspace, their number, our number): the latest send and how many.
+async fn upsert_pair_history(tx: &mut PgConnection, attempts: &[(WorkspaceId, Attempt)]) -> sqlx::Result<()> {
+    let mut pairs: BTreeMap<(Uuid, &str, &str), (DateTime<Utc>, i32)> = BTreeMap::new();
+    for (w, a) in attempts {
+        pairs
+            .entry((w.0, a.to.as_str(), a.from.as_str()))
+            .and_modify(|(last, sends)| {
+                *last = (*last).max(a.at);
+                *sends += 1;
+            })
+            .or_insert((a.at, 1));
+    }
+    let n = pairs.len();
+    let (mut ws, mut theirs, mut ours) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut last, mut sends) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for ((w, their, our), (at, count)) in pairs {
+        ws.push(w);
+        theirs.push(their);
+        ours.push(our);
+        last.push(at);
+        sends.push(count);
+    }
     sqlx::query(
-        "INSERT INTO pair_history (workspace_id, their_number, our_number, last_sent_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (workspace_id, their_number, our_number) \
-         DO UPDATE SET last_sent_at = GREATEST(pair_history.last_sent_at, EXCLUDED.last_sent_at), sends = pair_history.sends + 1",
+        "INSERT INTO pair_history (workspace_id, their_number, our_number, last_sent_at, sends) \
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::int[]) \
+         ON CONFLICT (workspace_id, their_number, our_number) DO UPDATE SET \
+           last_sent_at = GREATEST(pair_history.last_sent_at, EXCLUDED.last_sent_at), \
+           sends = pair_history.sends + EXCLUDED.sends",
     )
-    .bind(workspace)
-    .bind(a.to.as_str())
-    .bind(a.from.as_str())
-    .bind(a.at)
-    .execute(&mut *tx)
+    .bind(&ws)
+    .bind(&theirs)
+    .bind(&ours)
+    .bind(&last)
+    .bind(&sends)
+    .execute(tx)
     .await?;
+    Ok(())
+}
+
+/// The three most recent send times, newest first.
+type Recent = [Option<DateTime<Utc>>; 3];
+
+fn keep_recent(recent: &mut Recent, at: DateTime<Utc>) {
+    let mut carry = Some(at);
+    for slot in recent.iter_mut() {
+        if carry > *slot {
+            std::mem::swap(slot, &mut carry);
+        }
+    }
+}
+
+/// One row per (workspace, their number): the latest send and the three most recent ones,
+/// merged with what the row already holds.
+async fn upsert_recipient_history(tx: &mut PgConnection, attempts: &[(WorkspaceId, Attempt)]) -> sqlx::Result<()> {
+    let mut recipients: BTreeMap<(Uuid, &str), Recent> = BTreeMap::new();
+    for (w, a) in attempts {
+        keep_recent(recipients.entry((w.0, a.to.as_str())).or_default(), a.at);
+    }
+    let n = recipients.len();
+    let (mut ws, mut theirs) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut t1, mut t2, mut t3) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for ((w, their), [a, b, c]) in recipients {
+        ws.push(w);
+        theirs.push(their);
+        t1.push(a.expect("every recipient has a send"));
+        t2.push(b);
+        t3.push(c);
+    }
     sqlx::query(
-        "INSERT INTO recipient_history (workspace_id, their_number, last_sent_at, recent_sends) VALUES ($1, $2, $3, ARRAY[$3]) \
+        "INSERT INTO recipient_history (workspace_id, their_number, last_sent_at, recent_sends) \
+         SELECT ws, their, t1, array_remove(ARRAY[t1, t2, t3], NULL) \
+         FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[]) \
+              AS r(ws, their, t1, t2, t3) \
          ON CONFLICT (workspace_id, their_number) DO UPDATE SET \
            last_sent_at = GREATEST(recipient_history.last_sent_at, EXCLUDED.last_sent_at), \
-           recent_sends = (SELECT array_agg(t ORDER BY t DESC) FROM (SELECT t FROM unnest(recipient_history.recent_sends || EXCLUDED.recent_sends) t ORDER BY t DESC LIMIT 3) last3)",
+           recent_sends = (SELECT array_agg(t ORDER BY t DESC) FROM (SELECT t FROM unnest(recipient_history.recent_sends \
+                           || EXCLUDED.recent_sends) t ORDER BY t DESC LIMIT 3) last3)",
     )
-    .bind(workspace)
-    .bind(a.to.as_str())
-    .bind(a.at)
-    .execute(&mut *tx)
+    .bind(&ws)
+    .bind(&theirs)
+    .bind(&t1)
+    .bind(&t2)
+    .bind(&t3)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The carrier's answer to one attempt, applied to its send-log row.
+#[derive(Clone, Debug)]
+pub struct AttemptResult {
+    pub workspace: WorkspaceId,
+    pub attempted_at: DateTime<Utc>,
+    pub id: Uuid,
+    /// `accepted`, `failed` or `unknown` (the table's CHECK refuses anything else).
+    pub state: &'static str,
+    pub sid: Option<String>,
+    pub status: Option<String>,
+    pub error_code: Option<i32>,
+}
+
+/// Applies a batch of results to their send-log rows by primary key, in one UPDATE over UNNEST
+/// arrays (the partition key is in the key, so each row is found in its day's partition).
+pub async fn record_results(conn: &mut PgConnection, results: &[AttemptResult]) -> sqlx::Result<()> {
+    if results.is_empty() {
+        return Ok(());
+    }
+    let ws: Vec<Uuid> = results.iter().map(|r| r.workspace.0).collect();
+    let at: Vec<DateTime<Utc>> = results.iter().map(|r| r.attempted_at).collect();
+    let ids: Vec<Uuid> = results.iter().map(|r| r.id).collect();
+    let states: Vec<&str> = results.iter().map(|r| r.state).collect();
+    let sids: Vec<Option<&str>> = results.iter().map(|r| r.sid.as_deref()).collect();
+    let statuses: Vec<Option<&str>> = results.iter().map(|r| r.status.as_deref()).collect();
+    let codes: Vec<Option<i32>> = results.iter().map(|r| r.error_code).collect();
+    sqlx::query(
+        "UPDATE send_log s SET state = r.state, sid = r.sid, status = r.status, error_code = r.code \
+         FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::int[]) \
+              AS r(ws, at, id, state, sid, status, code) \
+         WHERE s.workspace_id = r.ws AND s.attempted_at = r.at AND s.id = r.id",
+    )
+    .bind(&ws)
+    .bind(&at)
+    .bind(&ids)
+    .bind(&states)
+    .bind(&sids)
+    .bind(&statuses)
+    .bind(&codes)
+    .execute(conn)
     .await?;
     Ok(())
 }
@@ -219,4 +371,22 @@ pub async fn cooldown(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_recent_holds_the_three_newest_newest_first() {
+        let t = |h: i64| DateTime::<Utc>::from_timestamp(h * 3600, 0).unwrap();
+        let mut recent = Recent::default();
+        for h in [5, 1, 9, 3, 7] {
+            keep_recent(&mut recent, t(h));
+        }
+        assert_eq!(recent, [Some(t(9)), Some(t(7)), Some(t(5))]);
+        let mut one = Recent::default();
+        keep_recent(&mut one, t(2));
+        assert_eq!(one, [Some(t(2)), None, None]);
+    }
 }

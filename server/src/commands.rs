@@ -40,7 +40,7 @@ struct DemoUser {
     memberships: BTreeMap<String, Role>,
 }
 
-/// Creates the demo workspaces and users. Idempotent: existing rows are brought back to the
+/// Creates the demo workspaces and users, then the demo leads, crusade and campaign. Idempotent: existing rows are brought back to the
 /// seed's state (roles, names), passwords are only set for users that have none.
 pub async fn seed_demo(db: &PgPool) -> anyhow::Result<()> {
     let demo: Demo = serde_json::from_str(DEMO).context("seeds/demo.json is invalid")?;
@@ -87,6 +87,7 @@ pub async fn seed_demo(db: &PgPool) -> anyhow::Result<()> {
         }
     }
     tx.commit().await?;
+    crate::demo_campaigns::seed(db).await?;
     println!("demo workspace ready: sign in as owner@demo.test (any seeded user) with password {}", demo.password);
     Ok(())
 }

@@ -35,6 +35,37 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// The realtime hub's knobs (HUB_* variables).
     pub hub: crate::hub::HubConfig,
+    /// The sender engine's knobs (ENGINE_* variables).
+    pub engine: EngineSettings,
+}
+
+/// Whether this instance sends, and how.
+#[derive(Clone, Debug)]
+pub struct EngineSettings {
+    /// `ENGINE=false` runs the API and hub without sending (e.g. a web-only instance).
+    pub enabled: bool,
+    /// `ENGINE_STATUS_CALLBACKS=false` asks Twilio for no status callbacks (load tests of the
+    /// engine alone); by default every message names our status webhook.
+    pub status_callbacks: bool,
+    /// `ENGINE_MAX_IN_FLIGHT`: carrier calls in flight at once on this instance.
+    pub max_in_flight: usize,
+}
+
+impl EngineSettings {
+    fn from_env(env: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let flag = |name: &str| -> anyhow::Result<bool> {
+            match env(name).as_deref() {
+                None | Some("true" | "1") => Ok(true),
+                Some("false" | "0") => Ok(false),
+                Some(other) => bail!("{name} must be true or false, not {other:?}"),
+            }
+        };
+        let max_in_flight = match env("ENGINE_MAX_IN_FLIGHT") {
+            Some(v) => v.parse().ok().filter(|n| *n > 0).context("ENGINE_MAX_IN_FLIGHT must be a positive number")?,
+            None => 1024,
+        };
+        Ok(Self { enabled: flag("ENGINE")?, status_callbacks: flag("ENGINE_STATUS_CALLBACKS")?, max_in_flight })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -159,6 +190,7 @@ impl Config {
             body_limit,
             log_format,
             hub: crate::hub::HubConfig::from_env(&env)?,
+            engine: EngineSettings::from_env(&env)?,
         })
     }
 

@@ -42,6 +42,14 @@ pub enum ApiError {
         code: &'static str,
         message: String,
     },
+    /// 409: the record's state does not allow this; `field` names what is in the way (e.g.
+    /// `status` for a lifecycle move that does not exist, `crusade_id` for a campaign its
+    /// crusade drives).
+    ConflictOn {
+        code: &'static str,
+        field: String,
+        message: String,
+    },
     /// 409: the value of `field` is already taken (e.g. a SID or phone number the workspace has).
     Duplicate {
         field: String,
@@ -90,6 +98,7 @@ impl ApiError {
             ),
             NotFound => (StatusCode::NOT_FOUND, "not_found", "No such resource.".into(), None),
             Conflict { code, message } => (StatusCode::CONFLICT, code, message.clone(), None),
+            ConflictOn { code, field, message } => (StatusCode::CONFLICT, code, message.clone(), Some(field.clone())),
             Duplicate { field, message } => (StatusCode::CONFLICT, "duplicate", message.clone(), Some(field.clone())),
             PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -151,6 +160,12 @@ impl From<anyhow::Error> for ApiError {
 impl From<switchboard_sender::FieldError> for ApiError {
     fn from(e: switchboard_sender::FieldError) -> Self {
         Self::Validation { field: e.field.to_owned(), message: e.message }
+    }
+}
+
+impl From<switchboard_sender::InputError> for ApiError {
+    fn from(e: switchboard_sender::InputError) -> Self {
+        Self::Validation { field: e.field, message: e.message }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod commands;
 pub mod config;
 pub mod db;
+pub mod demo_campaigns;
 pub mod error;
 pub mod extract;
 pub mod hub;

@@ -18,6 +18,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
+use switchboard_sender::engine::{Engine, EngineConfig};
+use switchboard_sender::pacing::{LocalPacer, Pacer, RedisPacer};
+
 use crate::auth::guard::{ClientIp, client_ip};
 use crate::auth::mailer::{LogMailer, Mailer};
 use crate::auth::passkeys::relying_party;
@@ -87,6 +90,10 @@ impl App {
     /// Serves until `shutdown` resolves, then stops accepting and drains in-flight requests.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let engine = match self.state.config.engine.enabled {
+            true => Some(start_engine(&self.state).await.context("starting the sender engine")?),
+            false => None,
+        };
         tracing::info!(addr = %self.local_addr(), public_url = %self.state.config.public_url, "serving");
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         // After the signal, in-flight requests get `shutdown_grace_secs` to finish.
@@ -106,11 +113,36 @@ impl App {
             }
         };
         housekeeping.abort();
+        if let Some(engine) = engine {
+            engine.stop().await;
+        }
         self.state.hub.shutdown().await;
         self.state.db.close().await;
         tracing::info!("stopped");
         result.context("server error")
     }
+}
+
+/// The sender engine with this instance's pacing store (Redis when configured, so caps hold
+/// across instances) and the hub as its bus.
+async fn start_engine(state: &AppState) -> anyhow::Result<Engine> {
+    // Its own Redis connection, with a patient response timeout: a pacing answer that is late
+    // only delays a send, while an error would stall the worker.
+    let pacer = match &state.config.redis_url {
+        Some(url) => {
+            let config = redis::aio::ConnectionManagerConfig::new().set_response_timeout(Some(Duration::from_secs(5)));
+            let conn = redis::Client::open(url.as_str())?.get_connection_manager_with_config(config).await?;
+            Pacer::Redis(RedisPacer::new(conn, state.config.redis_prefix.clone()))
+        }
+        None => Pacer::Local(LocalPacer::default()),
+    };
+    let worker = format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let mut config = EngineConfig::new(worker, state.config.secret_key.0);
+    config.max_in_flight = state.config.engine.max_in_flight;
+    if state.config.engine.status_callbacks {
+        config.callback_base = Some(state.config.public_url.clone());
+    }
+    Engine::start(state.db.clone(), pacer, state.bus(), config).await
 }
 
 async fn connect_redis(url: &str) -> anyhow::Result<redis::aio::ConnectionManager> {

@@ -133,6 +133,12 @@ pub fn test_config(database_url: &str) -> Config {
         trusted_proxy_hops: 0,
         shutdown_grace_secs: 5,
         hub: switchboard_server::hub::HubConfig::default(),
+        // Tests that send turn the engine on (`spawn_with`); the rest keep their database quiet.
+        engine: switchboard_server::config::EngineSettings {
+            enabled: false,
+            status_callbacks: true,
+            max_in_flight: 256,
+        },
     }
 }
 

@@ -30,7 +30,7 @@ impl Process {
         let child = cmd.spawn().expect("start the switchboard binary");
         let mut process = Self { base: format!("http://127.0.0.1:{port}"), child };
         let http = reqwest::Client::new();
-        for _ in 0..200 {
+        for _ in 0..600 {
             if http.get(format!("{}/healthz", process.base)).send().await.is_ok_and(|r| r.status().is_success()) {
                 return process;
             }

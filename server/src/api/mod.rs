@@ -4,14 +4,21 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod campaigns;
+pub mod crusades;
+pub mod dnc;
+pub mod leads;
 pub mod members;
 pub mod number_import;
 pub mod numbers;
+pub mod opt_out_import;
+pub mod opt_outs;
 pub mod passkeys;
 pub mod tokens;
 pub mod workspaces;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -28,7 +35,7 @@ use crate::state::AppState;
     components(schemas(ErrorBody)),
     modifiers(&Security),
     security(("session" = []), ("token" = [])),
-    tags((name = "auth"), (name = "passkeys"), (name = "workspaces"), (name = "members"), (name = "audit"), (name = "tokens"), (name = "carrier"))
+    tags((name = "auth"), (name = "passkeys"), (name = "workspaces"), (name = "members"), (name = "audit"), (name = "tokens"), (name = "carrier"), (name = "campaigns"), (name = "compliance"))
 )]
 struct ApiDoc;
 
@@ -72,5 +79,29 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(numbers::list, numbers::create))
         .routes(routes!(number_import::import))
         .routes(routes!(numbers::get, numbers::update, numbers::delete))
+        .routes(routes!(leads::list, leads::create))
+        .merge(OpenApiRouter::new().routes(routes!(leads::bulk)).layer(DefaultBodyLimit::max(leads::BULK_BODY_LIMIT)))
+        .routes(routes!(leads::delete))
+        .routes(routes!(campaigns::list, campaigns::create))
+        .routes(routes!(campaigns::get, campaigns::update, campaigns::delete))
+        .routes(routes!(campaigns::start))
+        .routes(routes!(campaigns::pause))
+        .routes(routes!(campaigns::resume))
+        .routes(routes!(campaigns::cancel))
+        .routes(routes!(campaigns::preview))
+        .routes(routes!(crusades::list, crusades::create))
+        .routes(routes!(crusades::get, crusades::update, crusades::delete))
+        .routes(routes!(crusades::start))
+        .routes(routes!(crusades::pause))
+        .routes(routes!(crusades::resume))
+        .routes(routes!(crusades::cancel))
+        .routes(routes!(opt_outs::list, opt_outs::create))
+        .routes(routes!(opt_out_import::import_opt_outs))
+        .routes(routes!(opt_outs::get, opt_outs::remove))
+        .routes(routes!(opt_outs::review))
+        .routes(routes!(dnc::list, dnc::create))
+        .routes(routes!(opt_out_import::import_dnc))
+        .routes(routes!(dnc::delete))
+        .routes(routes!(dnc::undeliverable))
         .split_for_parts()
 }

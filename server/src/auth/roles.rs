@@ -43,6 +43,16 @@ pub enum Permission {
     WatchImports,
     /// Publish events on the realtime hub through the API (integrations, load tests).
     PublishEvents,
+    /// See campaigns, crusades, their previews and counters, and leads.
+    ViewCampaigns,
+    /// Create, change, launch, pause and cancel campaigns and crusades; add and change leads.
+    ManageCampaigns,
+    /// See opt-outs, consent history, the DNC list and undeliverable numbers.
+    ViewCompliance,
+    /// Record opt-outs and DNC entries, mark revocations reviewed, import suppression lists.
+    ManageCompliance,
+    /// Remove an opt-out (re-opt-in by hand) or a DNC entry: owners and admins only, audited.
+    LiftSuppression,
 }
 
 impl Role {
@@ -50,8 +60,10 @@ impl Role {
         use Permission::*;
         use Role::*;
         match permission {
-            ViewWorkspace | ManageOwnTokens | ViewCarrier | WatchCampaigns | WatchBoards => true,
-            WatchInbox => self != Viewer,
+            ViewWorkspace | ManageOwnTokens | ViewCarrier | WatchCampaigns | WatchBoards | ViewCampaigns => true,
+            WatchInbox | ViewCompliance => self != Viewer,
+            ManageCampaigns | ManageCompliance => matches!(self, Owner | Admin | Manager),
+            LiftSuppression => matches!(self, Owner | Admin),
             WatchImports => matches!(self, Owner | Admin | Manager),
             ManageMembers | ViewAudit | ManageCarrier | PublishEvents => matches!(self, Owner | Admin),
             ManageOwners => self == Owner,

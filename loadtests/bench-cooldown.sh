@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The cooldown gate at scale, one command: builds the release driver (`send_log_bench`), which
+# makes its own scratch database, generates ROWS recipients' pair and recipient history in SQL
+# (generate_series; 1% opted out, 0.5% undeliverable, DNC phones and ranges), then measures in
+# the same run: p50/p99 of a bare primary-key probe on pair_history (the floor), of
+# `send_log::cooldown` and of `send_verdict(...)` for one recipient; and one query screening
+# SCREEN recipients through `send_verdict` over UNNEST arrays, with 0007's original function
+# beside the current one. Writes the figures into the "Cooldown gate" section of
+# docs/benchmarks.md. Stops by itself; the scratch database is dropped at the end.
+#
+#   loadtests/bench-cooldown.sh [rows]     # default 10000000; PROBES=20000 SCREEN=100000
+# About 300 MB of history per million recipients: check `df -h /` before 100M.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root="$PWD"
+rows="${1:-10000000}"
+: "${PROBES:=20000}" "${SCREEN:=100000}"
+if [ -z "${CARGO_TARGET_DIR:-}" ]; then
+  if [ -d /work ] && [ -w /work ]; then export CARGO_TARGET_DIR=/work/target; else export CARGO_TARGET_DIR="$root/target"; fi
+fi
+echo "==> cargo build --release --bin send_log_bench"
+cargo build --release -p switchboard-loadtests --bin send_log_bench
+bin="$(mktemp -d)/send_log_bench"
+cp "$CARGO_TARGET_DIR/release/send_log_bench" "$bin"
+trap 'rm -f "$bin"' EXIT
+
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+out="$("$bin" cooldown --rows "$rows" --probes "$PROBES" --screen "$SCREEN" | tee /dev/stderr)"
+load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+probe() { sed -n "s/^RESULT probe=$1 .*p50_us=\([0-9]*\) p99_us=\([0-9]*\).*/\1 µs | \2 µs/p" <<<"$out"; }
+screens="$(sed -n 's/^RESULT screen function=\([a-z_0-9]*\) recipients=\([0-9]*\) ms=\([0-9]*\) verdicts=\(.*\)/| `\1` | \2 | \3 ms |/p' <<<"$out")"
+verdicts="$(sed -n 's/^RESULT screen .*verdicts=\(.*\)/\1/p' <<<"$out" | tail -1)"
+generated="$(grep '^generated' <<<"$out" | tail -1)"
+today="$(date -u +%Y-%m-%d)"
+
+section="$(cat <<MD
+## Cooldown gate
+
+Single-recipient probes and one bulk screening against $rows recipients' history (one
+pair-history and one recipient-history row each, send times spread over 120 days; 1% opted
+out, 0.5% undeliverable, 1,000 DNC phones and 100 DNC ranges), generated in SQL. Probes: $PROBES
+random recipients per kind on one connection, the first 10% discarded as warm-up. Screening:
+one query calling the function per recipient over UNNEST arrays (the campaign preview's shape),
+run twice per function, alternating.
+
+- Command: \`loadtests/bench-cooldown.sh $rows\` (driver \`loadtests/src/bin/send_log_bench/cooldown.rs\`, scratch database)
+- Date: $today; $generated
+- Load average before → after: $load_before → $load_after (box shared with other engineers' builds)
+
+| probe | p50 | p99 |
+|---|---|---|
+| bare primary-key probe on pair_history (floor) | $(probe pk_probe) |
+| \`send_log::cooldown\` | $(probe cooldown) |
+| \`send_verdict(...)\`, one recipient | $(probe send_verdict) |
+
+| screening function | recipients | time |
+|---|---|---|
+$screens
+
+Verdicts of the last screening: $verdicts
+MD
+)"
+doc=docs/benchmarks.md
+SECTION="$section" python3 - "$doc" <<'PY'
+import os, re, sys
+path = sys.argv[1]
+text = open(path).read()
+section = os.environ["SECTION"].rstrip() + "\n"
+pattern = re.compile(r"^## Cooldown gate\n.*?(?=^## |\Z)", re.S | re.M)
+if pattern.search(text):
+    text = pattern.sub(lambda _: section + "\n", text).rstrip() + "\n"
+else:
+    text = text.rstrip() + "\n\n" + section
+open(path, "w").write(text)
+PY
+echo "==> $doc updated"

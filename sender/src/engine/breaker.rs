@@ -1,0 +1,169 @@
+//! The circuit breaker per carrier account: after `threshold` consecutive failures (429s, 5xx,
+//! transport errors, bad credentials) the account is *open* — nothing is sent through it — for
+//! `cool_off`; then *half-open*: one probe send goes through; its success closes the breaker,
+//! its failure opens it again for twice as long (up to `max_cool_off`). While an account is open
+//! the engine routes first messages to other accounts' numbers (see `rotation.rs`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+/// The breaker's state as the metrics and logs name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum State {
+    Closed { failures: u32 },
+    Open { until: Instant, cool_off: Duration },
+    HalfOpen { probing: bool, cool_off: Duration },
+}
+
+/// One account's breaker. Pure: the caller passes the clock.
+#[derive(Clone, Copy, Debug)]
+pub struct Breaker {
+    state: State,
+    threshold: u32,
+    cool_off: Duration,
+    max_cool_off: Duration,
+}
+
+impl Breaker {
+    pub fn new(threshold: u32, cool_off: Duration, max_cool_off: Duration) -> Self {
+        Self { state: State::Closed { failures: 0 }, threshold: threshold.max(1), cool_off, max_cool_off }
+    }
+
+    pub fn state(&self) -> BreakerState {
+        match self.state {
+            State::Closed { .. } => BreakerState::Closed,
+            State::Open { .. } => BreakerState::Open,
+            State::HalfOpen { .. } => BreakerState::HalfOpen,
+        }
+    }
+
+    /// Whether a send may go through now. In half-open, the first caller becomes the probe and
+    /// everyone else waits for its answer.
+    pub fn allow(&mut self, now: Instant) -> bool {
+        match self.state {
+            State::Closed { .. } => true,
+            State::Open { until, cool_off } if now >= until => {
+                self.state = State::HalfOpen { probing: true, cool_off };
+                true
+            }
+            State::Open { .. } => false,
+            State::HalfOpen { probing: false, cool_off } => {
+                self.state = State::HalfOpen { probing: true, cool_off };
+                true
+            }
+            State::HalfOpen { probing: true, .. } => false,
+        }
+    }
+
+    /// A send through the account succeeded (or failed for reasons not the account's).
+    pub fn success(&mut self) {
+        self.state = State::Closed { failures: 0 };
+    }
+
+    /// A send failed because of the account or the carrier. Returns true when this opened it.
+    pub fn failure(&mut self, now: Instant) -> bool {
+        match self.state {
+            State::Closed { failures } if failures + 1 >= self.threshold => {
+                self.state = State::Open { until: now + self.cool_off, cool_off: self.cool_off };
+                true
+            }
+            State::Closed { failures } => {
+                self.state = State::Closed { failures: failures + 1 };
+                false
+            }
+            State::HalfOpen { cool_off, .. } => {
+                let cool_off = (cool_off * 2).min(self.max_cool_off);
+                self.state = State::Open { until: now + cool_off, cool_off };
+                true
+            }
+            State::Open { .. } => false,
+        }
+    }
+}
+
+/// The breakers of every account this instance sends through.
+pub struct Breakers {
+    accounts: Mutex<HashMap<Uuid, Breaker>>,
+    template: Breaker,
+}
+
+impl Breakers {
+    pub fn new(threshold: u32, cool_off: Duration) -> Self {
+        Self { accounts: Mutex::default(), template: Breaker::new(threshold, cool_off, cool_off * 16) }
+    }
+
+    fn with<T>(&self, account: Uuid, f: impl FnOnce(&mut Breaker) -> T) -> T {
+        let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        f(accounts.entry(account).or_insert(self.template))
+    }
+
+    pub fn allow(&self, account: Uuid) -> bool {
+        self.with(account, |b| b.allow(Instant::now()))
+    }
+
+    pub fn success(&self, account: Uuid) {
+        self.with(account, |b| b.success())
+    }
+
+    /// Returns true when this failure opened the account's breaker.
+    pub fn failure(&self, account: Uuid) -> bool {
+        self.with(account, |b| b.failure(Instant::now()))
+    }
+
+    pub fn state(&self, account: Uuid) -> BreakerState {
+        self.with(account, |b| b.state())
+    }
+
+    /// Accounts whose breaker is open or half-open now.
+    pub fn tripped(&self) -> Vec<Uuid> {
+        let accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        accounts.iter().filter(|(_, b)| b.state() != BreakerState::Closed).map(|(id, _)| *id).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_after_the_threshold_probes_once_and_closes_on_success() {
+        let t0 = Instant::now();
+        let mut b = Breaker::new(3, Duration::from_secs(10), Duration::from_secs(60));
+        assert!(!b.failure(t0));
+        assert!(!b.failure(t0));
+        assert!(b.allow(t0), "still closed after two failures");
+        assert!(b.failure(t0), "the third consecutive failure opens it");
+        assert_eq!(b.state(), BreakerState::Open);
+        assert!(!b.allow(t0 + Duration::from_secs(9)));
+        assert!(b.allow(t0 + Duration::from_secs(10)), "the first caller after the cool-off is the probe");
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        assert!(!b.allow(t0 + Duration::from_secs(10)), "one probe at a time");
+        b.success();
+        assert_eq!(b.state(), BreakerState::Closed);
+        assert!(b.allow(t0 + Duration::from_secs(11)));
+    }
+
+    #[test]
+    fn a_failed_probe_reopens_for_longer_and_a_success_resets_the_count() {
+        let t0 = Instant::now();
+        let mut b = Breaker::new(2, Duration::from_secs(10), Duration::from_secs(15));
+        b.failure(t0);
+        b.success();
+        assert!(!b.failure(t0), "the success reset the consecutive count");
+        assert!(b.failure(t0));
+        assert!(b.allow(t0 + Duration::from_secs(10)));
+        assert!(b.failure(t0 + Duration::from_secs(10)), "the failed probe reopens it");
+        assert!(!b.allow(t0 + Duration::from_secs(24)), "for twice the cool-off, capped at 15 s");
+        assert!(b.allow(t0 + Duration::from_secs(25)));
+    }
+}

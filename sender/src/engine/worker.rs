@@ -1,0 +1,394 @@
+//! The supervisor and the per-number workers.
+//!
+//! The supervisor keeps one worker per sending number: an active SMS number on an active
+//! account that a running campaign may use (its pool, or every number when the pool is empty).
+//! A worker loops: take the day's quota → claim what the number can send in about a second →
+//! for each row, re-check the opt-out set and the account's breaker, wait for pacing tokens,
+//! and start the call (bounded by `max_in_flight`), which records, calls, classifies and hands
+//! the result to the recorder.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::Shared;
+use super::classify::{Disposition, classify};
+use super::quota::{self, Cap};
+use super::recorder::{Finished, RowEnd};
+use crate::accounts;
+use crate::ids::WorkspaceId;
+use crate::numbers::{WarmupSchedule, effective_daily_cap};
+use crate::outbox::{Claimed, Scope, claim_round};
+use crate::pacing::{Bucket, Take};
+use crate::phone::E164;
+use crate::send_log::Attempt;
+use crate::twilio::client::{AccountEndpoint, Credentials, NewMessage, Sender};
+
+/// A number some running campaign may send from, with its limits.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct SendingNumber {
+    workspace: WorkspaceId,
+    e164: String,
+    account: Uuid,
+    mps: f64,
+    account_mps: Option<f64>,
+    caps: Vec<Cap>,
+}
+
+#[derive(sqlx::FromRow)]
+struct NumberRow {
+    workspace_id: WorkspaceId,
+    e164: String,
+    account_id: Uuid,
+    mps: f64,
+    daily_cap: Option<i32>,
+    warmup: Option<sqlx::types::Json<WarmupSchedule>>,
+    warmup_started_on: Option<chrono::NaiveDate>,
+    account_mps: Option<f64>,
+    account_daily_cap: Option<i32>,
+}
+
+async fn sending_numbers(db: &sqlx::PgPool) -> sqlx::Result<Vec<SendingNumber>> {
+    let rows: Vec<NumberRow> = sqlx::query_as(
+        "SELECT n.workspace_id, n.e164, n.account_id, n.mps::float8 AS mps, n.daily_cap, n.warmup, \
+                n.warmup_started_on, a.mps_cap::float8 AS account_mps, a.daily_cap AS account_daily_cap \
+         FROM phone_numbers n JOIN carrier_accounts a ON a.workspace_id = n.workspace_id AND a.id = n.account_id \
+         WHERE n.status = 'active' AND n.sms AND n.health <> 'blocked' AND a.status = 'active' \
+           AND EXISTS (SELECT 1 FROM campaigns c WHERE c.workspace_id = n.workspace_id AND c.status = 'running' \
+                       AND (c.number_pool = '{}' OR n.id = ANY (c.number_pool)))",
+    )
+    .fetch_all(db)
+    .await?;
+    let today = Utc::now().date_naive();
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let mut caps = Vec::new();
+            let warmup = r.warmup.as_ref().zip(r.warmup_started_on).map(|(w, d)| (&w.0, d));
+            if let Some(per_day) = effective_daily_cap(r.daily_cap, warmup, today) {
+                caps.push(Cap { scope: format!("number:{}", r.e164), per_day });
+            }
+            if let Some(per_day) = r.account_daily_cap {
+                caps.push(Cap { scope: format!("account:{}", r.account_id), per_day });
+            }
+            SendingNumber {
+                workspace: r.workspace_id,
+                e164: r.e164,
+                account: r.account_id,
+                mps: r.mps,
+                account_mps: r.account_mps,
+                caps,
+            }
+        })
+        .collect())
+}
+
+async fn crusade_throttles(db: &sqlx::PgPool) -> sqlx::Result<HashMap<Uuid, f64>> {
+    let rows: Vec<(Uuid, i32)> = sqlx::query_as(
+        "SELECT id, throttle_per_minute FROM crusades WHERE status = 'running' AND throttle_per_minute IS NOT NULL",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(id, per_minute)| (id, f64::from(per_minute) / 60.0)).collect())
+}
+
+/// A started worker: its number as it was started, its stop switch, its task.
+type Running = (SendingNumber, watch::Sender<bool>, JoinHandle<()>);
+
+/// Keeps one worker per sending number until `stopped`, then waits for all of them.
+pub(super) async fn supervise(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+    let mut workers: HashMap<(WorkspaceId, String), Running> = HashMap::new();
+    while !*stopped.borrow() {
+        if let Ok(mut conn) = shared.db.acquire().await
+            && let Err(e) = crate::outbox::heartbeat(&mut conn, &shared.config.worker_id).await
+        {
+            tracing::warn!(error = %e, "engine: heartbeat failed");
+        }
+        match (sending_numbers(&shared.db).await, crusade_throttles(&shared.db).await) {
+            (Ok(numbers), Ok(throttles)) => {
+                *shared.throttles.write().unwrap_or_else(|p| p.into_inner()) = throttles;
+                let wanted: HashMap<_, _> = numbers.into_iter().map(|n| ((n.workspace, n.e164.clone()), n)).collect();
+                // Stop workers whose number left (or whose limits changed: restarted below).
+                workers.retain(|key, (number, stop, _)| {
+                    let keep = wanted.get(key) == Some(number);
+                    if !keep {
+                        let _ = stop.send(true);
+                    }
+                    keep
+                });
+                for (key, number) in wanted {
+                    workers.entry(key).or_insert_with(|| {
+                        let (stop, stop_rx) = watch::channel(false);
+                        let handle = tokio::spawn(run_number(shared.clone(), number.clone(), stop_rx));
+                        (number, stop, handle)
+                    });
+                }
+                metrics::gauge!("switchboard_engine_sending_numbers").set(workers.len() as f64);
+            }
+            (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "engine: cannot list sending numbers"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(shared.config.supervise_every) => {}
+            _ = stopped.changed() => {}
+        }
+    }
+    for (_, (_, stop, handle)) in workers {
+        let _ = stop.send(true);
+        let _ = handle.await;
+    }
+}
+
+/// Claims at most this many rows per round, whatever the number's rate.
+const MAX_ROUND: f64 = 2000.0;
+
+/// One number's loop.
+async fn run_number(shared: Arc<Shared>, number: SendingNumber, stop: watch::Receiver<bool>) {
+    let scope = Scope::Number { workspace: number.workspace, from_number: &number.e164 };
+    let mut buckets = vec![Bucket::new(format!("number:{}", number.e164), number.mps / (1.0 + super::PACING_SLACK))];
+    if let Some(mps) = number.account_mps {
+        buckets.push(Bucket::new(format!("account:{}", number.account), mps / (1.0 + super::PACING_SLACK)));
+    }
+    let labels = [("number", number.e164.clone()), ("account", number.account.to_string())];
+    while !*stop.borrow() {
+        // A tripped account sends one probe at a time; a healthy one what fits in a second.
+        let budget = if shared.breakers.state(number.account) == super::breaker::BreakerState::Closed {
+            number.mps.clamp(1.0, MAX_ROUND) as i32
+        } else {
+            1
+        };
+        let claimed = match claim(&shared, &number, scope, budget).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, number = %number.e164, "engine: claim failed");
+                Vec::new()
+            }
+        };
+        if claimed.is_empty() {
+            pause(&stop, Duration::from_secs(1)).await;
+            continue;
+        }
+        // Record every claimed row in one batch, then pace and call them one by one. Recording
+        // first means the pacer's spacing reaches the carrier intact (nothing variable sits
+        // between a token and its call); a crash while waiting leaves those rows unknown, never
+        // resent — at most about a second of this number's sends.
+        let endpoint = shared.endpoints.get(&shared, number.workspace, number.account).await;
+        let prepared = futures_util::future::join_all(
+            claimed.into_iter().map(|row| prepare(&shared, row, &number, endpoint.is_some())),
+        )
+        .await;
+        let prepared: Vec<(Claimed, Recorded)> = prepared.into_iter().flatten().collect();
+        let mut rows = prepared.into_iter().peekable();
+        while rows.peek().is_some() {
+            let first = rows.peek().map(|(row, _)| row.crusade_id).unwrap_or_default();
+            let mut row_buckets = buckets.clone();
+            let throttle = first.and_then(|c| {
+                shared.throttles.read().unwrap_or_else(|p| p.into_inner()).get(&c).map(|rate| (c, *rate))
+            });
+            if let Some((crusade, rate)) = throttle {
+                row_buckets.push(Bucket::new(format!("crusade:{crusade}"), rate));
+            }
+            // Fast numbers take their tokens a few messages at a time (a timer cannot wake
+            // every 200 µs); the chunk stays inside the pacing slack, so no 1-second window
+            // holds more than the cap.
+            let slowest = row_buckets.iter().map(|b| b.per_second).fold(f64::INFINITY, f64::min);
+            let chunk_size = ((slowest * super::PACING_SLACK * 0.66) as usize).max(1);
+            let chunk: Vec<(Claimed, Recorded)> =
+                std::iter::from_fn(|| rows.next_if(|(row, _)| row.crusade_id == first)).take(chunk_size).collect();
+            let cost: u32 = chunk.iter().map(|(row, _)| row.segments.max(1) as u32).sum();
+            let waited = Instant::now();
+            wait_for_tokens(&shared, &row_buckets, cost).await;
+            metrics::histogram!("switchboard_engine_token_wait_seconds", &labels)
+                .record(waited.elapsed().as_secs_f64());
+            for (row, attempt) in chunk {
+                let (Some(endpoint), Ok(permit)) = (endpoint.clone(), shared.in_flight.clone().acquire_owned().await)
+                else {
+                    return;
+                };
+                let (shared, number) = (shared.clone(), number.clone());
+                tokio::spawn(async move {
+                    call(&shared, row, &number, &endpoint, attempt).await;
+                    drop(permit);
+                });
+            }
+        }
+    }
+}
+
+async fn pause(stop: &watch::Receiver<bool>, d: Duration) {
+    let mut stop = stop.clone();
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {}
+        _ = stop.changed() => {}
+    }
+}
+
+/// Takes the day's quota, claims, and gives back what the claim did not use.
+async fn claim(shared: &Shared, number: &SendingNumber, scope: Scope<'_>, budget: i32) -> sqlx::Result<Vec<Claimed>> {
+    let now = Utc::now();
+    let mut tx = shared.db.begin().await?;
+    let granted = if number.caps.is_empty() {
+        budget
+    } else {
+        quota::take(&mut tx, number.workspace, &number.caps, now, budget).await?
+    };
+    if granted == 0 {
+        tx.commit().await?;
+        return Ok(Vec::new());
+    }
+    let round = claim_round(&mut tx, &shared.config.worker_id, scope, i64::from(granted), now).await?;
+    let unused = granted - round.claimed.len() as i32;
+    if !number.caps.is_empty() && unused > 0 {
+        quota::give_back(&mut tx, number.workspace, &number.caps, now, unused).await?;
+    }
+    tx.commit().await?;
+    Ok(round.claimed)
+}
+
+async fn wait_for_tokens(shared: &Shared, buckets: &[Bucket], cost: u32) {
+    loop {
+        match shared.pacer.take(buckets, cost).await {
+            Ok(Take::Granted) => return,
+            Ok(Take::Wait(d)) => tokio::time::sleep(d).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "engine: pacing store unavailable; waiting");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+async fn finish(shared: &Shared, row: Claimed, number: &SendingNumber, end: RowEnd) {
+    shared.recorder.finish(Finished { row, account_id: Some(number.account), end }).await;
+}
+
+/// The attempt a recorded row is called with.
+struct Recorded {
+    id: Uuid,
+    at: chrono::DateTime<Utc>,
+    to: E164,
+    from: E164,
+}
+
+/// Checks a claimed row once more and records its attempt. None when the row ended here
+/// (canceled by a fresh opt-out, requeued because the account is tripped or the write failed,
+/// failed for an unreadable phone); the row and its attempt when it is to be called.
+async fn prepare(shared: &Shared, row: Claimed, number: &SendingNumber, can_call: bool) -> Option<(Claimed, Recorded)> {
+    if shared.opt_outs.contains(row.workspace_id, &row.to_phone) {
+        finish(shared, row, number, RowEnd::Canceled).await;
+        return None;
+    }
+    if !can_call || !shared.breakers.allow(number.account) {
+        finish(shared, row, number, RowEnd::Requeue(Duration::from_secs(5))).await;
+        return None;
+    }
+    let (Ok(to), Ok(from)) = (E164::parse(&row.to_phone), E164::parse(&row.from_number)) else {
+        let end = RowEnd::Called {
+            attempt_id: Uuid::now_v7(),
+            attempted_at: Utc::now(),
+            disposition: Disposition::Failed { code: None },
+        };
+        finish(shared, row, number, end).await;
+        return None;
+    };
+    let attempt = Attempt {
+        id: Uuid::now_v7(),
+        at: Utc::now(),
+        outbox_id: Some(row.id),
+        campaign_id: Some(row.campaign_id),
+        step: Some(row.step),
+        to: to.clone(),
+        from: from.clone(),
+        account_id: Some(number.account),
+        segments: row.segments,
+    };
+    let recorded = Recorded { id: attempt.id, at: attempt.at, to, from };
+    if !shared.recorder.record(row.workspace_id, attempt).await {
+        finish(shared, row, number, RowEnd::Requeue(Duration::from_secs(5))).await;
+        return None;
+    }
+    Some((row, recorded))
+}
+
+/// Calls the carrier for a recorded row and hands the classified answer to the recorder.
+async fn call(shared: &Shared, row: Claimed, number: &SendingNumber, endpoint: &AccountEndpoint, attempt: Recorded) {
+    let labels = [("number", number.e164.clone()), ("account", number.account.to_string())];
+    let disposition = if shared.opt_outs.contains(row.workspace_id, &row.to_phone) {
+        // The last look: a STOP that committed since the claim. Recorded, never called.
+        Disposition::Withheld
+    } else {
+        let message = NewMessage {
+            to: attempt.to,
+            from: Sender::Number(attempt.from),
+            body: Some(row.body.clone()),
+            media_urls: vec![],
+            status_callback: shared.config.callback_base.as_ref().and_then(|base| {
+                base.join(&format!("/webhooks/twilio/{}/{}/status", row.workspace_id.0, number.account)).ok()
+            }),
+            validity_period: None,
+        };
+        classify(shared.client.create_message(endpoint, &message).await, row.attempts)
+    };
+    match &disposition {
+        Disposition::Retry { account_fault: true, .. } => {
+            if shared.breakers.failure(number.account) {
+                tracing::warn!(account = %number.account, "engine: account breaker opened");
+                metrics::counter!("switchboard_engine_breaker_opened_total", &labels[1..]).increment(1);
+            }
+        }
+        _ => shared.breakers.success(number.account),
+    }
+    let code = disposition.error_code().map_or_else(|| "none".to_owned(), |c| c.to_string());
+    metrics::counter!("switchboard_engine_calls_total", "number" => number.e164.clone(),
+        "account" => number.account.to_string(), "error_code" => code)
+    .increment(1);
+    let end = RowEnd::Called { attempt_id: attempt.id, attempted_at: attempt.at, disposition };
+    finish(shared, row, number, end).await;
+}
+
+type OpenedAt = (Arc<AccountEndpoint>, Instant);
+
+/// Opened carrier credentials per account, kept a minute so a token change takes effect soon.
+#[derive(Default)]
+pub(super) struct Endpoints {
+    cache: Mutex<HashMap<(WorkspaceId, Uuid), OpenedAt>>,
+}
+
+impl Endpoints {
+    const TTL: Duration = Duration::from_secs(60);
+
+    async fn get(&self, shared: &Shared, workspace: WorkspaceId, account: Uuid) -> Option<Arc<AccountEndpoint>> {
+        if let Some((endpoint, at)) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&(workspace, account))
+            && at.elapsed() < Self::TTL
+        {
+            return Some(endpoint.clone());
+        }
+        let opened = async {
+            let mut conn = shared.db.acquire().await.ok()?;
+            accounts::credentials(&mut conn, workspace, &shared.config.secret_key, account).await.ok()?
+        }
+        .await;
+        let Some(c) = opened else {
+            tracing::warn!(%account, "engine: cannot open the account's credentials");
+            return None;
+        };
+        let (username, password) = match &c.api_key {
+            Some((sid, secret)) => (sid.clone(), secret.expose().to_owned()),
+            None => (c.account_sid.clone(), c.auth_token.expose().to_owned()),
+        };
+        let endpoint = Arc::new(AccountEndpoint {
+            account_sid: c.account_sid,
+            base_url: c.base_url.parse().ok()?,
+            credentials: Credentials { username, password },
+        });
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((workspace, account), (endpoint.clone(), Instant::now()));
+        Some(endpoint)
+    }
+}

@@ -1,0 +1,455 @@
+//! The sender engine end to end: real PostgreSQL (and Redis where two instances share caps), the
+//! Twilio simulator over HTTP, the engine inside the app or the `switchboard` binary. Each test
+//! checks the simulator's own record of what it was asked to send.
+
+mod common;
+#[path = "hub/process.rs"]
+mod process;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use common::TestApp;
+use sqlx::PgPool;
+use switchboard_loadtests::config::{AccountConfig, NumberConfig};
+use switchboard_loadtests::{
+    BehaviourUpdate, CallbackConfig, Faults, RecordEntry, ReplyConfig, SimConfig, SimHandle, Simulator,
+};
+use switchboard_sender::WorkspaceId;
+use switchboard_server::commands::{DemoCarrier, seed_demo_carrier};
+use uuid::Uuid;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn simulator(numbers_mps: f64, callbacks: bool) -> SimHandle {
+    let mut config = SimConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        default_mps: numbers_mps,
+        max_concurrent_requests: 10_000,
+        ..Default::default()
+    };
+    config.behaviour.callbacks = CallbackConfig {
+        enabled: callbacks,
+        sent_delay_ms: 10,
+        delivery_delay_ms: 50,
+        max_in_flight: 64,
+        ..Default::default()
+    };
+    Simulator::start(config).await.unwrap()
+}
+
+/// Registers the simulator's demo account (ten numbers) in the demo workspace, each number at
+/// `mps`; returns the workspace, the numbers and the account's inbound webhook URL.
+async fn carrier(app: &TestApp, sim: &SimHandle, mps: f64, public_url: &str) -> (WorkspaceId, Vec<String>, String) {
+    let demo = &sim.accounts[0];
+    let numbers: Vec<String> = demo.numbers.iter().map(|n| n.number.clone()).collect();
+    let carrier = DemoCarrier {
+        account_sid: demo.sid.clone(),
+        auth_token: demo.auth_token.clone(),
+        base_url: sim.base_url.clone(),
+        numbers: numbers.clone(),
+    };
+    let mut config = common::test_config(&app.db.url);
+    config.public_url = public_url.parse().unwrap();
+    config.secret_key = app.secret_key.clone();
+    let inbound = seed_demo_carrier(&app.pool, &config, &carrier).await.unwrap();
+    sqlx::query("UPDATE phone_numbers SET mps = $1").bind(mps).execute(&app.pool).await.unwrap();
+    let ws = WorkspaceId(app.workspace_id("demo").await.parse().unwrap());
+    (ws, numbers, inbound)
+}
+
+fn recipient(i: usize) -> String {
+    format!("+1415{:07}", 2_000_000 + i)
+}
+
+/// A running campaign of `n` recipients, spread over `numbers`, open all day in every zone.
+async fn campaign(pool: &PgPool, ws: WorkspaceId, numbers: &[String], n: usize) -> Uuid {
+    let campaign = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO campaigns (workspace_id, id, name, status, steps, started_at, materialized_at) \
+         VALUES ($1, $2, 'Engine test', 'running', '[{\"after_days\": 0, \"templates\": [\"Hi\"]}]', now(), now())",
+    )
+    .bind(ws)
+    .bind(campaign)
+    .execute(pool)
+    .await
+    .unwrap();
+    let phones: Vec<String> = (0..n).map(recipient).collect();
+    let froms: Vec<String> = (0..n).map(|i| numbers[i % numbers.len()].clone()).collect();
+    sqlx::query(
+        "WITH l AS ( \
+           INSERT INTO leads (workspace_id, id, phone) SELECT $1, gen_random_uuid(), p FROM unnest($3::text[]) p \
+           RETURNING id, phone) \
+         INSERT INTO outbox (workspace_id, campaign_id, lead_id, to_phone, to_key, from_number, body, window_start, window_end) \
+         SELECT $1, $2, l.id, l.phone, substr(l.phone, 2)::bigint, f.from_number, 'Hi ' || l.phone, '00:00', '24:00' \
+         FROM l JOIN unnest($3::text[], $4::text[]) AS f(phone, from_number) ON f.phone = l.phone",
+    )
+    .bind(ws)
+    .bind(campaign)
+    .bind(&phones)
+    .bind(&froms)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO campaign_stats (workspace_id, campaign_id, metric, n) VALUES ($1, $2, 'materialized', $3)",
+    )
+    .bind(ws)
+    .bind(campaign)
+    .bind(n as i64)
+    .execute(pool)
+    .await
+    .unwrap();
+    campaign
+}
+
+async fn wait_completed(pool: &PgPool, campaign: Uuid, within: Duration) {
+    let start = Instant::now();
+    loop {
+        let status: String = sqlx::query_scalar("SELECT status FROM campaigns WHERE id = $1")
+            .bind(campaign)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        if status == "completed" {
+            return;
+        }
+        let states: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, count(*) FROM outbox WHERE campaign_id = $1 GROUP BY state")
+                .bind(campaign)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        if start.elapsed() > within {
+            type Stuck = (String, chrono::DateTime<chrono::Utc>, i32, Option<i32>, Option<String>);
+            let stuck: Vec<Stuck> = sqlx::query_as(
+                "SELECT from_number, not_before, attempts, error_code, claimed_by FROM outbox \
+                 WHERE campaign_id = $1 AND state IN ('queued', 'claimed') LIMIT 5",
+            )
+            .bind(campaign)
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            panic!("campaign not completed after {within:?}: {states:?}; e.g. {stuck:?} (now {})", chrono::Utc::now());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn states(pool: &PgPool, campaign: Uuid) -> BTreeMap<String, i64> {
+    sqlx::query_as("SELECT state, count(*) FROM outbox WHERE campaign_id = $1 GROUP BY state")
+        .bind(campaign)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+/// Creates the simulator accepted, by recipient.
+fn creates_by_recipient(record: &[RecordEntry]) -> HashMap<String, usize> {
+    let mut by = HashMap::new();
+    for r in record {
+        *by.entry(r.to.clone()).or_default() += 1;
+    }
+    by
+}
+
+#[tokio::test]
+async fn engine_sends_every_row_once_and_callbacks_complete_the_counts() {
+    let sim = simulator(50.0, true).await;
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let app = TestApp::spawn_with(1, false, |c| {
+        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
+        c.public_url = public.parse().unwrap();
+        c.engine.enabled = true;
+    })
+    .await;
+    let (ws, numbers, _) = carrier(&app, &sim, 50.0, &public).await;
+    let campaign = campaign(&app.pool, ws, &numbers, 300).await;
+    wait_completed(&app.pool, campaign, Duration::from_secs(60)).await;
+
+    let record = sim.record();
+    let by = creates_by_recipient(&record);
+    assert_eq!(record.len(), 300, "one create per recipient");
+    assert!(by.values().all(|n| *n == 1), "nobody texted twice");
+    assert_eq!(states(&app.pool, campaign).await, BTreeMap::from([("sent".to_owned(), 300)]));
+    let accepted: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM send_log WHERE state = 'accepted' AND campaign_id = $1")
+            .bind(campaign)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(accepted, 300);
+    // Status callbacks (signed, through our webhook) bring every message to delivered.
+    let start = Instant::now();
+    loop {
+        let counters = switchboard_sender::stats::counters(&mut app.pool.acquire().await.unwrap(), ws, &[campaign])
+            .await
+            .unwrap()
+            .remove(&campaign)
+            .unwrap();
+        if counters.delivered == 300 {
+            assert_eq!((counters.sent, counters.queued, counters.failed), (300, 0, 0));
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "delivered only {}", counters.delivered);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn invariant_1_stop_fence_at_full_rate_against_the_simulator() {
+    let sim = simulator(40.0, false).await;
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let app = TestApp::spawn_with(1, false, |c| {
+        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
+        c.public_url = public.parse().unwrap();
+        c.engine.enabled = true;
+        c.engine.status_callbacks = false;
+    })
+    .await;
+    let (ws, numbers, inbound) = carrier(&app, &sim, 40.0, &public).await;
+    sim.set_behaviour(BehaviourUpdate {
+        replies: Some(ReplyConfig { inbound_url: Some(inbound), ..Default::default() }),
+        ..Default::default()
+    })
+    .unwrap();
+    let n = 2000; // ~5 s at 10 numbers x 40 MPS
+    let campaign = campaign(&app.pool, ws, &numbers, n).await;
+
+    // While the campaign runs, every 4th recipient texts STOP, spread over the run from the
+    // end of the list (sent last) so many STOPs race their row's claim. For each, the moment
+    // our webhook had answered: the opt-out had committed by then.
+    let http = reqwest::Client::new();
+    let mut committed: HashMap<String, chrono::DateTime<chrono::Utc>> = HashMap::new();
+    for i in (0..n).rev().step_by(4) {
+        let from = recipient(i);
+        let to = numbers[i % numbers.len()].clone();
+        let resp = http
+            .post(format!("{}/sim/inbound", sim.base_url))
+            .json(&serde_json::json!({"from": from, "to": to, "body": "STOP"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+        committed.insert(from, chrono::Utc::now());
+        tokio::time::sleep(Duration::from_millis(8)).await;
+    }
+    wait_completed(&app.pool, campaign, Duration::from_secs(90)).await;
+
+    // No row to an opted-out recipient was claimed after the opt-out committed.
+    let claimed: Vec<(String, Option<chrono::DateTime<chrono::Utc>>, String)> =
+        sqlx::query_as("SELECT to_phone, claimed_at, state FROM outbox WHERE campaign_id = $1")
+            .bind(campaign)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    let mut violations = Vec::new();
+    let mut fenced = 0;
+    for (phone, claimed_at, state) in &claimed {
+        let Some(stop) = committed.get(phone) else { continue };
+        match (state.as_str(), claimed_at) {
+            ("skipped" | "canceled", _) => fenced += 1,
+            (_, Some(at)) if at > stop => violations.push((phone.clone(), *at, *stop)),
+            _ => {}
+        }
+    }
+    assert!(violations.is_empty(), "claimed after the opt-out committed: {violations:?}");
+    let record = sim.record();
+    assert!(fenced >= 50, "only {fenced} STOPs beat their row; the race was not exercised");
+    assert!(by_len(&record) == record.len(), "nobody texted twice");
+    sim.stop().await;
+}
+
+fn by_len(record: &[RecordEntry]) -> usize {
+    record.iter().map(|r| r.to.as_str()).collect::<HashSet<_>>().len()
+}
+
+/// The most messages any `window_ms` window holds, per key.
+fn busiest_window(times: &mut [i64], window_ms: i64) -> usize {
+    times.sort_unstable();
+    let mut best = 0;
+    let mut lo = 0;
+    for hi in 0..times.len() {
+        while times[hi] - times[lo] >= window_ms {
+            lo += 1;
+        }
+        best = best.max(hi - lo + 1);
+    }
+    best
+}
+
+#[tokio::test]
+async fn invariant_3_pacing_two_instances_keep_number_and_account_caps() {
+    let sim = simulator(100.0, false).await;
+    let app = TestApp::spawn_with(2, true, |c| {
+        c.engine.enabled = true;
+        c.engine.status_callbacks = false;
+    })
+    .await;
+    let (ws, numbers, _) = carrier(&app, &sim, 4.0, "http://localhost:8080").await;
+    // Ten numbers at 4 MPS would make 40/s; the account allows 25/s.
+    sqlx::query("UPDATE carrier_accounts SET mps_cap = 25").execute(&app.pool).await.unwrap();
+    let campaign = campaign(&app.pool, ws, &numbers, 250).await;
+    wait_completed(&app.pool, campaign, Duration::from_secs(60)).await;
+
+    let record = sim.record();
+    assert_eq!(record.len(), 250);
+    let mut per_number: HashMap<String, Vec<i64>> = HashMap::new();
+    for r in &record {
+        per_number.entry(r.from.clone()).or_default().push(r.accepted_at_ms);
+    }
+    for (number, times) in &mut per_number {
+        let busiest = busiest_window(times, 1000);
+        assert!(busiest <= 4, "{number} sent {busiest} in one second (cap 4): {times:?}");
+    }
+    let mut all: Vec<i64> = record.iter().map(|r| r.accepted_at_ms).collect();
+    let busiest = busiest_window(&mut all, 1000);
+    assert!(busiest <= 25, "the account sent {busiest} in one second (cap 25)");
+    // Both instances sent: the caps held summed over them.
+    let workers: i64 = sqlx::query_scalar("SELECT count(DISTINCT claimed_by) FROM outbox WHERE campaign_id = $1")
+        .bind(campaign)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(workers, 2);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn invariant_2_once_per_campaign_across_two_instances_and_a_kill_9() {
+    let sim = simulator(100.0, false).await;
+    let app = TestApp::spawn().await;
+    let (ws, numbers, _) = carrier(&app, &sim, 40.0, "http://localhost:8080").await;
+    let prefix = format!("sbtest:{}", Uuid::new_v4().simple());
+    let key = hex::encode(app.secret_key.0);
+    let env = [("SECRET_KEY", key.as_str()), ("ENGINE_STATUS_CALLBACKS", "false"), ("AUTO_MIGRATE", "true")];
+    let mut a = process::Process::start(&app.db.url, &prefix, &env).await;
+    let b = process::Process::start(&app.db.url, &prefix, &env).await;
+    let n = 1600; // ~4 s at 10 numbers x 40 MPS
+    let campaign = campaign(&app.pool, ws, &numbers, n).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    a.kill();
+    let sent_at_kill = sim.record().len();
+    assert!(sent_at_kill > 0 && sent_at_kill < n, "killed mid-campaign ({sent_at_kill} of {n} sent)");
+    let c = process::Process::start(&app.db.url, &prefix, &env).await;
+    wait_completed(&app.pool, campaign, Duration::from_secs(90)).await;
+
+    let record = sim.record();
+    let by = creates_by_recipient(&record);
+    let twice: Vec<_> = by.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "texted twice: {twice:?}");
+    // Every outbox row is accounted for: sent ones were created once; unknown ones (the killed
+    // instance's calls in flight) at most once; nothing else was created.
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT to_phone, state FROM outbox WHERE campaign_id = $1")
+        .bind(campaign)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), n);
+    for (phone, state) in &rows {
+        match state.as_str() {
+            "sent" => assert_eq!(by.get(phone), Some(&1), "{phone} sent but not created"),
+            "unknown" => assert!(by.get(phone).copied().unwrap_or(0) <= 1),
+            other => panic!("{phone} ended {other}"),
+        }
+    }
+    assert_eq!(record.len(), by.len());
+    drop((b, c));
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn faults_and_a_failing_account_every_row_ends_and_accounts_rotate() {
+    let mut config = SimConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        default_mps: 100.0,
+        max_concurrent_requests: 10_000,
+        ..Default::default()
+    };
+    config.behaviour.callbacks.enabled = false;
+    let second: Vec<String> = (0..5).map(|i| format!("+1202555020{i}")).collect();
+    config.accounts = vec![
+        SimConfig::demo_account(1),
+        AccountConfig {
+            sid: format!("AC{}", "b".repeat(32)),
+            auth_token: "c".repeat(32),
+            api_keys: vec![],
+            numbers: second
+                .iter()
+                .map(|n| NumberConfig { number: n.clone(), mps: None, daily_cap: None, inbound_url: None })
+                .collect(),
+            messaging_services: vec![],
+            inbound_url: None,
+            max_concurrent_requests: None,
+        },
+    ];
+    let sim = Simulator::start(config).await.unwrap();
+    let app = TestApp::spawn_with(1, false, |c| {
+        c.engine.enabled = true;
+        c.engine.status_callbacks = false;
+    })
+    .await;
+    let (ws, numbers, _) = carrier(&app, &sim, 20.0, "http://localhost:8080").await;
+    // A second account, registered with the right token.
+    let mut cfg = common::test_config(&app.db.url);
+    cfg.secret_key = app.secret_key.clone();
+    let other = &sim.accounts[1];
+    seed_demo_carrier(
+        &app.pool,
+        &cfg,
+        &DemoCarrier {
+            account_sid: other.sid.clone(),
+            auth_token: other.auth_token.clone(),
+            base_url: sim.base_url.clone(),
+            numbers: second.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    sqlx::query("UPDATE phone_numbers SET mps = 20").execute(&app.pool).await.unwrap();
+    // 30% 429 and 5% 5xx on every call.
+    sim.set_faults(Faults { error_429_rate: 0.30, error_503_rate: 0.05, ..Default::default() }).unwrap();
+    // The first account's token goes bad at the carrier: its calls answer 401 (20003).
+    let demo_account: Uuid = sqlx::query_scalar("SELECT id FROM carrier_accounts WHERE account_sid = $1")
+        .bind(&sim.accounts[0].sid)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    switchboard_sender::accounts::update(
+        &mut conn,
+        ws,
+        &app.secret_key.0,
+        demo_account,
+        &switchboard_sender::accounts::AccountChange {
+            auth_token: Some(switchboard_sender::secretbox::Secret::new("0".repeat(32))),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let n = 150;
+    let campaign = campaign(&app.pool, ws, &numbers, n).await;
+    wait_completed(&app.pool, campaign, Duration::from_secs(120)).await;
+
+    let record = sim.record();
+    assert_eq!(states(&app.pool, campaign).await, BTreeMap::from([("sent".to_owned(), n as i64)]));
+    assert_eq!(by_len(&record), n, "everyone texted once");
+    assert!(record.iter().all(|r| second.contains(&r.from)), "the failing account's rows moved to the healthy one");
+    let status: String = sqlx::query_scalar("SELECT status FROM carrier_accounts WHERE id = $1")
+        .bind(demo_account)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "failing");
+    let stats = sim.stats();
+    eprintln!("faults: {n} messages, simulator stats {stats:?}");
+    sim.stop().await;
+}
