@@ -99,11 +99,11 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedFile, FieldError> {
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let line = record.position().map_or(line, |p| p.line());
+                let line = record.position().map_or(line, |p| crate::csv_line::line_at(bytes, p.byte()));
                 rows.push(SourceRow { line, parsed: parse_row(&columns, &record) });
             }
             Err(e) => {
-                let line = e.position().map_or(line, |p| p.line());
+                let line = e.position().map_or(line, |p| crate::csv_line::line_at(bytes, p.byte()));
                 rows.push(SourceRow { line, parsed: Err(FieldError::new("row", format!("Unreadable row: {e}."))) });
                 if !matches!(e.kind(), csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }) {
                     break;
