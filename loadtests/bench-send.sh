@@ -60,12 +60,14 @@ UPDATE campaigns SET status = 'completed';
 INSERT INTO campaigns (workspace_id, id, name, status, steps, started_at, materialized_at)
   SELECT id, '00000000-0000-0000-0000-00000000be01', 'Bench', 'draft', '[{"after_days": 0, "templates": ["Hi"]}]', now(), now()
   FROM workspaces WHERE slug = 'demo';
-INSERT INTO leads (workspace_id, id, phone)
-  SELECT w.id, gen_random_uuid(), '+1' || (3000000000 + g)::text FROM workspaces w, generate_series(1, $rows) g WHERE w.slug = 'demo';
+INSERT INTO leads (workspace_id, id, tags, phone)
+  SELECT w.id, gen_random_uuid(), ARRAY['bench'],
+         '+1' || (ARRAY['415','212','305','312','713','206','617','404','602','303'])[1 + g % 10] || (2000000 + g / 10)::text
+  FROM workspaces w, generate_series(1, $rows) g WHERE w.slug = 'demo';
 INSERT INTO outbox (workspace_id, campaign_id, lead_id, to_phone, to_key, from_number, body, window_start, window_end)
   SELECT l.workspace_id, '00000000-0000-0000-0000-00000000be01', l.id, l.phone, substr(l.phone, 2)::bigint,
          '+1201555010' || (abs(hashtext(l.phone)) % 10)::text, 'Hi there, this is a benchmark message.', '00:00', '24:00'
-  FROM leads l JOIN workspaces w ON w.id = l.workspace_id WHERE w.slug = 'demo' AND l.phone LIKE '+13%';
+  FROM leads l JOIN workspaces w ON w.id = l.workspace_id WHERE w.slug = 'demo' AND 'bench' = ANY(l.tags);
 INSERT INTO campaign_stats (workspace_id, campaign_id, metric, n)
   SELECT id, '00000000-0000-0000-0000-00000000be01', 'materialized', $rows FROM workspaces WHERE slug = 'demo';
 VACUUM ANALYZE outbox;

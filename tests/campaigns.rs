@@ -315,6 +315,36 @@ async fn a_crusade_starting_later_is_scheduled_until_its_date() {
 }
 
 #[tokio::test]
+async fn a_crusade_past_its_end_date_completes_and_cancels_what_is_queued() {
+    let (app, ws, manager, _) = setup().await;
+    lead(&manager, &ws, json!({"phone": "+13055550162", "first_name": "Fl", "tags": ["ending"]})).await;
+    let end = Utc::now().date_naive();
+    let (_, crusade) =
+        manager.post(&format!("/api/workspaces/{ws}/crusades"), json!({"name": "Ending", "end_date": end})).await;
+    let k = crusade["id"].as_str().unwrap().to_owned();
+    let c = campaign(
+        &manager,
+        &ws,
+        json!({"name": "E", "audience": {"tags": ["ending"]}, "crusade_id": k,
+        "steps": [{"after_days": 0, "templates": ["Hello"]}]}),
+    )
+    .await;
+    assert_eq!(act(&manager, &ws, "crusades", &k, "start").await.1["status"], "running");
+    assert_eq!(rows(&app, &c).await.len(), 1);
+    let mut conn = app.pool.acquire().await.unwrap();
+    // The end date still runs somewhere in the US until midnight in Hawaii.
+    assert!(crusades::end_due(&mut conn, Utc::now()).await.unwrap().iter().all(|(_, id)| id.to_string() != k));
+    let ended = crusades::end_due(&mut conn, Utc::now() + Duration::days(2)).await.unwrap();
+    assert!(ended.iter().any(|(_, id)| id.to_string() == k), "{ended:?}");
+    let (_, got) = manager.get(&format!("/api/workspaces/{ws}/crusades/{k}")).await;
+    assert_eq!(got["status"], "completed");
+    let (_, got) = manager.get(&format!("/api/workspaces/{ws}/campaigns/{c}")).await;
+    assert_eq!(got["status"], "completed");
+    let states: Vec<String> = rows(&app, &c).await.into_iter().map(|r| r.3).collect();
+    assert_eq!(states, ["canceled"]);
+}
+
+#[tokio::test]
 async fn materialization_routes_sticks_and_skips() {
     let (app, ws, manager, pool) = setup().await;
     let wsid = WorkspaceId(ws.parse().unwrap());

@@ -66,13 +66,25 @@ fn recipient(i: usize) -> String {
 
 /// A running campaign of `n` recipients, spread over `numbers`, open all day in every zone.
 async fn campaign(pool: &PgPool, ws: WorkspaceId, numbers: &[String], n: usize) -> Uuid {
+    campaign_with_steps(pool, ws, numbers, n, serde_json::json!([{"after_days": 0, "templates": ["Hi"]}])).await
+}
+
+/// The same with the campaign's `steps` (step 0's text is still `Hi <phone>`).
+async fn campaign_with_steps(
+    pool: &PgPool,
+    ws: WorkspaceId,
+    numbers: &[String],
+    n: usize,
+    steps: serde_json::Value,
+) -> Uuid {
     let campaign = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO campaigns (workspace_id, id, name, status, steps, started_at, materialized_at) \
-         VALUES ($1, $2, 'Engine test', 'running', '[{\"after_days\": 0, \"templates\": [\"Hi\"]}]', now(), now())",
+         VALUES ($1, $2, 'Engine test', 'running', $3, now(), now())",
     )
     .bind(ws)
     .bind(campaign)
+    .bind(sqlx::types::Json(steps))
     .execute(pool)
     .await
     .unwrap();
@@ -264,6 +276,105 @@ async fn invariant_1_stop_fence_at_full_rate_against_the_simulator() {
     let record = sim.record();
     assert!(fenced >= 50, "only {fenced} STOPs beat their row; the race was not exercised");
     assert!(by_len(&record) == record.len(), "nobody texted twice");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn follow_ups_go_after_their_delay_and_a_reply_cancels_them() {
+    use sha2::Digest;
+    let sim = simulator(50.0, false).await;
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let app = TestApp::spawn_with(1, false, |c| {
+        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
+        c.public_url = public.parse().unwrap();
+        c.engine.enabled = true;
+        c.engine.status_callbacks = false;
+    })
+    .await;
+    let (ws, numbers, inbound) = carrier(&app, &sim, 50.0, &public).await;
+    sim.set_behaviour(BehaviourUpdate {
+        replies: Some(ReplyConfig { inbound_url: Some(inbound), ..Default::default() }),
+        ..Default::default()
+    })
+    .unwrap();
+    let steps = serde_json::json!([
+        {"after_days": 0, "templates": ["Hi"]},
+        {"after_days": 2, "templates": ["Still there, {{first_name|friend}}?"]},
+    ]);
+    let campaign = campaign_with_steps(&app.pool, ws, &numbers, 3, steps).await;
+    sqlx::query("UPDATE leads SET first_name = 'Ada' WHERE phone = $1")
+        .bind(recipient(1))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    // Step 0 goes; each accepted row queues its follow-up two days out, from the same number.
+    let start = Instant::now();
+    let follow_ups: Vec<(String, String, chrono::DateTime<chrono::Utc>)> = loop {
+        let rows: Vec<(String, String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+            "SELECT f.to_phone, f.from_number, f.not_before FROM outbox f JOIN outbox s \
+               ON s.campaign_id = f.campaign_id AND s.lead_id = f.lead_id AND s.step = 0 AND s.state = 'sent' \
+             WHERE f.campaign_id = $1 AND f.step = 1 AND f.state = 'queued' AND f.from_number = s.from_number \
+             ORDER BY f.to_phone",
+        )
+        .bind(campaign)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+        if rows.len() == 3 {
+            break rows;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "follow-ups not queued: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for (phone, _, due) in &follow_ups {
+        let wait = *due - chrono::Utc::now();
+        assert!(wait > chrono::Duration::hours(47), "{phone}'s follow-up is due in {wait}, not two days");
+    }
+    assert_eq!(sim.record().len(), 3, "nothing but step 0 went yet");
+
+    // The first recipient writes back: their follow-up is canceled and the reply counted.
+    let resp = reqwest::Client::new()
+        .post(format!("{}/sim/inbound", sim.base_url))
+        .json(&serde_json::json!({"from": recipient(0), "to": follow_ups[0].1, "body": "Who is this?"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    let reason: Option<String> = sqlx::query_scalar(
+        "SELECT skip_reason FROM outbox WHERE campaign_id = $1 AND step = 1 AND to_phone = $2 AND state = 'canceled'",
+    )
+    .bind(campaign)
+    .bind(recipient(0))
+    .fetch_optional(&app.pool)
+    .await
+    .unwrap()
+    .flatten();
+    assert_eq!(reason.as_deref(), Some("replied"));
+
+    // Two days pass (the rows' due time moves to now): the other two follow-ups go.
+    sqlx::query("UPDATE outbox SET not_before = now() WHERE campaign_id = $1 AND step = 1 AND state = 'queued'")
+        .bind(campaign)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    wait_completed(&app.pool, campaign, Duration::from_secs(30)).await;
+    let record = sim.record();
+    let by = creates_by_recipient(&record);
+    assert_eq!(by.get(&recipient(0)), Some(&1), "the one who replied got no follow-up");
+    assert_eq!((by.get(&recipient(1)), by.get(&recipient(2))), (Some(&2), Some(&2)));
+    let sha = |text: &str| hex::encode(sha2::Sha256::digest(text.as_bytes()));
+    let last_body =
+        |phone: String| record.iter().filter(|r| r.to == phone).max_by_key(|r| r.seq).unwrap().body_sha256.clone();
+    assert_eq!(last_body(recipient(1)), sha("Still there, Ada?"));
+    assert_eq!(last_body(recipient(2)), sha("Still there, friend?"));
+    let counters = switchboard_sender::stats::counters(&mut app.pool.acquire().await.unwrap(), ws, &[campaign])
+        .await
+        .unwrap()
+        .remove(&campaign)
+        .unwrap();
+    assert_eq!(counters.replies, 1);
     sim.stop().await;
 }
 

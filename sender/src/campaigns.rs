@@ -355,7 +355,7 @@ pub(crate) async fn set_status(
 }
 
 /// The campaign's rows not yet claimed become `canceled`, counted in its `canceled` counter.
-async fn cancel_queued(conn: &mut PgConnection, ws: WorkspaceId, id: Uuid) -> sqlx::Result<u64> {
+pub(crate) async fn cancel_queued(conn: &mut PgConnection, ws: WorkspaceId, id: Uuid) -> sqlx::Result<u64> {
     let n = sqlx::query(
         "UPDATE outbox SET state = 'canceled', updated_at = now() \
          WHERE workspace_id = $1 AND campaign_id = $2 AND state = 'queued'",

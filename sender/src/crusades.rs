@@ -283,6 +283,37 @@ pub async fn activate_due(conn: &mut PgConnection, now: DateTime<Utc>) -> sqlx::
 }
 
 /// The summed counters of a crusade's campaigns, with each campaign's.
+/// Crusades past their end date are over: the crusade and every campaign in it that had not
+/// ended become `completed`, and rows still queued are canceled (counted as `canceled`). The
+/// end date is a calendar day in the recipients' time zones, so it ends when that day is over
+/// everywhere in the US — midnight at the end of `end_date` in Hawaii.
+pub async fn end_due(conn: &mut PgConnection, now: DateTime<Utc>) -> sqlx::Result<Vec<(WorkspaceId, Uuid)>> {
+    let mut ended = Vec::new();
+    loop {
+        let mut tx = conn.begin().await?;
+        let due: Option<(WorkspaceId, Uuid)> = sqlx::query_as(
+            "SELECT workspace_id, id FROM crusades \
+             WHERE status IN ('scheduled', 'running', 'paused') AND end_date IS NOT NULL \
+               AND ((end_date + 1)::timestamp AT TIME ZONE 'Pacific/Honolulu') <= $1 \
+             ORDER BY end_date LIMIT 1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((ws, id)) = due else { break };
+        set_status(&mut tx, ws, id, Status::Completed, now).await?;
+        for (campaign, status) in campaigns_of(&mut tx, ws, id).await? {
+            if !matches!(status, Status::Completed | Status::Canceled) {
+                campaigns::set_status(&mut tx, ws, campaign, Status::Completed, now).await?;
+                campaigns::cancel_queued(&mut tx, ws, campaign).await?;
+            }
+        }
+        tx.commit().await?;
+        ended.push((ws, id));
+    }
+    Ok(ended)
+}
+
 pub async fn counters(
     conn: &mut PgConnection,
     ws: WorkspaceId,

@@ -114,7 +114,15 @@ impl App {
         };
         housekeeping.abort();
         if let Some(engine) = engine {
-            engine.stop().await;
+            // Calls in flight finish and their results are written; if the database does not
+            // take them within the grace period, the rows stay claimed and the other instances
+            // recover them as unknown (never resent) once this one's heartbeat is stale.
+            if tokio::time::timeout(grace, engine.stop()).await.is_err() {
+                tracing::warn!(
+                    grace_secs = grace.as_secs(),
+                    "the engine did not stop within the grace period; exiting"
+                );
+            }
         }
         self.state.hub.shutdown().await;
         self.state.db.close().await;

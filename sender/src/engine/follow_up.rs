@@ -6,50 +6,30 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::classify::Disposition;
 use super::recorder::{Finished, RowEnd};
+use crate::campaigns::{self, Campaign};
 use crate::ids::WorkspaceId;
+use crate::leads::Lead;
+use crate::plan;
 use crate::stats::{self, metric};
-use crate::templates::Template;
-use crate::twilio::segments;
 
-/// One step as stored in `campaigns.steps`.
-#[derive(Debug, Deserialize)]
-struct StoredStep {
-    after_days: i64,
-    templates: Vec<String>,
-}
-
+/// A sent row whose campaign has a next step, with its lead.
 #[derive(sqlx::FromRow)]
-struct NextStep {
+struct Due {
     workspace_id: WorkspaceId,
-    id: i64,
-    lead_id: Uuid,
+    outbox_id: i64,
+    campaign_id: Uuid,
     step: i16,
-    next: sqlx::types::Json<StoredStep>,
-    first_name: String,
-    last_name: String,
-    attributes: sqlx::types::Json<HashMap<String, serde_json::Value>>,
+    #[sqlx(flatten)]
+    lead: Lead,
 }
 
-/// The values a template may use for a lead: its names and every attribute.
-fn lead_values(n: &NextStep) -> HashMap<String, String> {
-    let mut values: HashMap<String, String> = n
-        .attributes
-        .0
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
-        .collect();
-    values.insert("first_name".into(), n.first_name.clone());
-    values.insert("last_name".into(), n.last_name.clone());
-    values
-}
-
-/// Queues the next step for every accepted row of `batch` whose campaign has one.
+/// Queues the next step for every accepted row of `batch` whose campaign has one. The text is
+/// rendered by [`plan::render_step`], the same code that plans step 0 and the preview.
 pub async fn queue_next_steps(tx: &mut PgConnection, batch: &[Finished], now: DateTime<Utc>) -> sqlx::Result<()> {
     let sent: Vec<(WorkspaceId, i64)> = batch
         .iter()
@@ -60,9 +40,10 @@ pub async fn queue_next_steps(tx: &mut PgConnection, batch: &[Finished], now: Da
         return Ok(());
     }
     let (ws, ids): (Vec<WorkspaceId>, Vec<i64>) = sent.into_iter().unzip();
-    let next: Vec<NextStep> = sqlx::query_as(
-        "SELECT o.workspace_id, o.id, o.lead_id, o.step, c.steps -> (o.step + 1) AS next, \
-                l.first_name, l.last_name, l.attributes \
+    let due: Vec<Due> = sqlx::query_as(
+        "SELECT o.workspace_id, o.id AS outbox_id, o.campaign_id, o.step, \
+                l.id, l.phone, l.first_name, l.last_name, l.state, l.time_zone, l.tags, l.vertical, l.line_type, \
+                l.attributes, l.created_at \
          FROM unnest($1::uuid[], $2::bigint[]) AS s(ws, id) \
          JOIN outbox o ON o.workspace_id = s.ws AND o.id = s.id \
          JOIN campaigns c ON c.workspace_id = o.workspace_id AND c.id = o.campaign_id \
@@ -73,15 +54,21 @@ pub async fn queue_next_steps(tx: &mut PgConnection, batch: &[Finished], now: Da
     .bind(&ids)
     .fetch_all(&mut *tx)
     .await?;
-    for n in next {
-        let step = n.step + 1;
-        let variant = n.next.templates.get((n.lead_id.as_u128() % n.next.templates.len().max(1) as u128) as usize);
-        let body = variant.and_then(|t| Template::parse(t).ok()).and_then(|t| t.render(&lead_values(&n)).ok());
-        let (state, reason, body) = match body {
-            Some(body) => ("queued", None, body),
-            None => ("skipped", Some("template"), String::new()),
+    let mut campaigns: HashMap<(WorkspaceId, Uuid), Option<Campaign>> = HashMap::new();
+    for d in due {
+        let key = (d.workspace_id, d.campaign_id);
+        if !campaigns.contains_key(&key) {
+            let campaign = campaigns::get(tx, d.workspace_id, d.campaign_id).await?;
+            campaigns.insert(key, campaign);
+        }
+        let Some(campaign) = campaigns.get(&key).and_then(Option::as_ref) else { continue };
+        let step = d.step + 1;
+        let Some(after_days) = campaign.steps.0.get(step as usize).map(|s| i64::from(s.after_days)) else { continue };
+        let (state, reason, body, segments) = match plan::render_step(campaign, step as usize, &d.lead) {
+            Ok(r) => ("queued", None, r.body, r.segments),
+            Err(skip) => ("skipped", Some(skip.as_str()), String::new(), 0),
         };
-        let due = now + Duration::days(n.next.after_days.max(1));
+        let due_at = now + Duration::days(after_days.max(1));
         let inserted = sqlx::query_scalar::<_, Uuid>(
             "INSERT INTO outbox (workspace_id, campaign_id, crusade_id, step, lead_id, to_phone, to_key, from_number, \
                account_id, body, segments, not_before, state, skip_reason, time_zone, window_days, window_start, \
@@ -91,20 +78,20 @@ pub async fn queue_next_steps(tx: &mut PgConnection, batch: &[Finished], now: Da
              FROM outbox WHERE workspace_id = $1 AND id = $2 \
              ON CONFLICT (workspace_id, campaign_id, step, lead_id) DO NOTHING RETURNING campaign_id",
         )
-        .bind(n.workspace_id)
-        .bind(n.id)
+        .bind(d.workspace_id)
+        .bind(d.outbox_id)
         .bind(step)
         .bind(&body)
-        .bind(segments::count(&body).segments as i16)
-        .bind(due)
+        .bind(segments)
+        .bind(due_at)
         .bind(state)
         .bind(reason)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(campaign) = inserted {
-            stats::add(tx, n.workspace_id, campaign, metric::MATERIALIZED, 1).await?;
+            stats::add(tx, d.workspace_id, campaign, metric::MATERIALIZED, 1).await?;
             if let Some(reason) = reason {
-                stats::add(tx, n.workspace_id, campaign, &stats::skipped(reason), 1).await?;
+                stats::add(tx, d.workspace_id, campaign, &stats::skipped(reason), 1).await?;
             }
         }
     }

@@ -64,6 +64,15 @@ async fn chores(
             json!({"crusade_id": crusade, "status": "running"}),
         );
     }
+    for (ws, crusade) in crate::crusades::end_due(conn, Utc::now()).await? {
+        tracing::info!(%crusade, "engine: crusade passed its end date");
+        shared.bus.publish(
+            ws,
+            &format!("crusade:{crusade}"),
+            "status",
+            json!({"crusade_id": crusade, "status": "completed"}),
+        );
+    }
     complete_finished(shared, conn).await?;
     publish_counters(shared, conn, watched).await?;
     if last_recovery.elapsed() > Duration::from_secs(2) {

@@ -108,11 +108,10 @@ async fn write_attempts(db: PgPool, worker: String, mut rx: mpsc::Receiver<Pendi
             // presumed dead (and maybe claimed again elsewhere) is never called twice.
             let (ws, ids): (Vec<WorkspaceId>, Vec<i64>) =
                 batch.iter().map(|(w, a, _)| (*w, a.outbox_id.unwrap_or_default())).unzip();
-            let still_ours: Vec<i64> = sqlx::query_scalar(
-                "SELECT o.id FROM outbox o JOIN unnest($1::uuid[], $2::bigint[]) AS r(ws, id) \
-                 ON o.workspace_id = r.ws AND o.id = r.id WHERE o.state = 'claimed' AND o.claimed_by = $3 \
-                 FOR UPDATE OF o",
-            )
+            let still_ours: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT o.id FROM unnest($1::uuid[], $2::bigint[]) AS r(ws, id) CROSS JOIN LATERAL ({} FOR UPDATE) o",
+                still_mine("$3")
+            )))
             .bind(&ws)
             .bind(&ids)
             .bind(&worker)
@@ -240,18 +239,21 @@ async fn apply_ends(db: &PgPool, worker: &str, batch: &[Finished]) -> sqlx::Resu
     }
     let new_sids: Vec<&str> = sids.iter().flatten().map(String::as_str).collect();
     crate::inbound::lock_sids(&mut tx, &new_sids).await?;
-    sqlx::query(
-        "UPDATE outbox o SET state = r.state, sid = coalesce(r.sid, o.sid), error_code = r.code, \
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH mine AS MATERIALIZED ( \
+           SELECT r.* FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], \
+             $7::uuid[]) AS r(ws, id, state, sid, code, not_before, account) \
+           CROSS JOIN LATERAL ({} FOR UPDATE) l) \
+         UPDATE outbox o SET state = r.state, sid = coalesce(r.sid, o.sid), error_code = r.code, \
            account_id = coalesce(r.account, o.account_id), \
            sent_at = CASE WHEN r.state = 'sent' THEN $8 ELSE o.sent_at END, \
            status = CASE WHEN r.state = 'sent' THEN coalesce(o.status, 'queued') ELSE o.status END, \
            not_before = CASE WHEN r.state = 'queued' THEN r.not_before ELSE o.not_before END, \
            claimed_at = CASE WHEN r.state = 'queued' THEN NULL ELSE o.claimed_at END, \
            updated_at = $8 \
-         FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::uuid[]) \
-              AS r(ws, id, state, sid, code, not_before, account) \
-         WHERE o.workspace_id = r.ws AND o.id = r.id AND o.state = 'claimed' AND o.claimed_by = $9",
-    )
+         FROM mine r WHERE o.workspace_id = r.ws AND o.id = r.id",
+        still_mine("$9")
+    )))
     .bind(&ws)
     .bind(&ids)
     .bind(&states)
@@ -318,4 +320,15 @@ async fn apply_compliance(tx: &mut sqlx::PgConnection, batch: &[Finished]) -> sq
         }
     }
     Ok(())
+}
+
+/// The listed row `r` (ws, id) if this worker (the `worker` parameter) still holds its claim,
+/// found by primary key. Used as a LATERAL subquery on purpose: `claimed` rows are transient,
+/// so the table's statistics always call them rare, and a planner free to join the other way
+/// round scans every claimed row once per listed row (seconds per batch under load).
+fn still_mine(worker: &str) -> String {
+    format!(
+        "SELECT o.id FROM outbox o WHERE o.workspace_id = r.ws AND o.id = r.id \
+         AND o.state = 'claimed' AND o.claimed_by = {worker}"
+    )
 }
