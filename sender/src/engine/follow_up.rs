@@ -57,9 +57,8 @@ pub async fn queue_next_steps(tx: &mut PgConnection, batch: &[Finished], now: Da
     let mut campaigns: HashMap<(WorkspaceId, Uuid), Option<Campaign>> = HashMap::new();
     for d in due {
         let key = (d.workspace_id, d.campaign_id);
-        if !campaigns.contains_key(&key) {
-            let campaign = campaigns::get(tx, d.workspace_id, d.campaign_id).await?;
-            campaigns.insert(key, campaign);
+        if let std::collections::hash_map::Entry::Vacant(slot) = campaigns.entry(key) {
+            slot.insert(campaigns::get(tx, d.workspace_id, d.campaign_id).await?);
         }
         let Some(campaign) = campaigns.get(&key).and_then(Option::as_ref) else { continue };
         let step = d.step + 1;
