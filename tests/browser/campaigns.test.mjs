@@ -140,3 +140,57 @@ test('a viewer follows campaigns without controls, and sees who else is on the p
   await manager.context().close();
   await viewer.context().close();
 });
+
+test('an owner creates a crusade, then starts, pauses, resumes and cancels the seeded one with its campaign', T, async () => {
+  const page = await newPage(browser);
+  const { baseUrl } = server;
+  await signIn(page, baseUrl, DEMO_USERS.owner);
+  await page.goto(`${baseUrl}/w/demo/crusades`);
+
+  // A new crusade; an end time before the start is refused naming the field.
+  await page.getByTestId('crusade-new').click();
+  await page.getByTestId('crusade-name').fill('Browser crusade');
+  await page.getByTestId('crusade-start-time').fill('18:00');
+  await page.getByTestId('crusade-end-time').fill('09:00');
+  await page.getByTestId('crusade-day-sun').uncheck();
+  await page.getByTestId('crusade-save').click();
+  await page.getByTestId('crusade-error').waitFor();
+  assert.equal(await page.getByTestId('crusade-error').getAttribute('data-field'), 'end_time');
+  await page.getByTestId('crusade-start-time').fill('09:00');
+  await page.getByTestId('crusade-end-time').fill('18:00');
+  await page.getByTestId('crusade-throttle').fill('120');
+  await page.getByTestId('crusade-save').click();
+  await page.locator('[data-testid="crusade-status"][data-status="draft"]').waitFor();
+  assert.match(await page.getByTestId('crusade-schedule').innerText(), /mon, tue, wed, thu, fri, sat, 09:00–18:00/);
+  await page.getByTestId('crusade-campaigns-empty').waitFor();
+
+  // The seeded crusade drives the seeded campaign: every move acts on both.
+  await page.goto(`${baseUrl}/w/demo/crusades`);
+  await page.locator('[data-testid="crusade-row"][data-name="Spring sellers push"]').getByTestId('crusade-link').click();
+  const member = page.getByTestId('crusade-campaign');
+  await member.waitFor();
+  assert.equal(await member.getAttribute('data-status'), 'draft');
+
+  await page.getByTestId('action-start').click();
+  await page.locator('[data-testid="crusade-status"][data-status="running"]').waitFor();
+  await page.locator('[data-testid="crusade-campaign"][data-status="running"]').waitFor();
+  await page.locator('[data-testid="live-counters"][data-live="true"]').waitFor({ timeout: 30_000 });
+  assert.ok(Number(await counter(page, 'materialized')) > 0, 'the campaign was materialized');
+
+  await page.getByTestId('action-pause').click();
+  await page.locator('[data-testid="crusade-status"][data-status="paused"]').waitFor();
+  await page.locator('[data-testid="crusade-campaign"][data-status="paused"]').waitFor();
+  await page.getByTestId('action-resume').click();
+  await page.locator('[data-testid="crusade-status"][data-status="running"]').waitFor();
+  page.once('dialog', (d) => d.accept());
+  await page.getByTestId('action-cancel').click();
+  await page.locator('[data-testid="crusade-status"][data-status="canceled"]').waitFor();
+  await page.locator('[data-testid="crusade-campaign"][data-status="canceled"]').waitFor();
+
+  // The campaign's own page says the crusade drives it, and offers no moves of its own.
+  await member.getByRole('link').click();
+  await page.getByTestId('driven-by-crusade').waitFor();
+  await page.locator('[data-testid="campaign-status"][data-status="canceled"]').waitFor();
+  assert.equal(await page.getByTestId('lifecycle').count(), 0);
+  await page.context().close();
+});
