@@ -28,7 +28,7 @@ export function SuppressionImport({ kind, columns, run, onImported }: { kind: st
   }
 
   return (
-    <div data-testid={`${kind}-import`}>
+    <div className="import-block" data-testid={`${kind}-import`}>
       <form className="form-row" onSubmit={submit}>
         <label>
           Import a CSV file
