@@ -133,9 +133,9 @@ web/dist/index.html: $(WEB_STAMP) $(WEB_SOURCES)
 
 web: web/dist/index.html ## Build the console into web/dist (npm ci when needed)
 
-# The console's own checks beyond the build, when package.json defines them.
+# The console's own checks beyond the build (typecheck, lint, unit tests), when package.json defines them.
 web-check: $(WEB_STAMP)
-	@cd web && for script in typecheck lint; do \
+	@cd web && for script in typecheck lint test; do \
 	  if node -e "process.exit(require('./package.json').scripts?.[process.argv[1]] ? 0 : 1)" "$$script"; then \
 	    printf '\n==> [%s] web: npm run %s\n' "$$(date +%H:%M:%S)" "$$script"; \
 	    $(NPM) run "$$script"; \

@@ -96,14 +96,15 @@ process.on('exit', () => {
 
 /**
  * Start a seeded server on a free port with its own database.
- * Options: env (extra variables), seed (default true), publicHost (default 'localhost', or
+ * Options: env (extra variables), seed (default true), simulator (default false: when true, also
+ * `seed --demo --simulator` and a `switchboard sim` the demo workspace sends to), publicHost (default 'localhost', or
  * $SB_PUBLIC_HOST). The server binds 127.0.0.1 either way; PUBLIC_URL and baseUrl use a host
  * name because browsers refuse an IP address as the WebAuthn relying-party id (and the server
  * derives its RP id from PUBLIC_URL).
- * Returns { baseUrl, port, databaseUrl, dbName, logs(), stop() }.
+ * Returns { baseUrl, port, databaseUrl, dbName, simulatorUrl, logs(), stop() }.
  * `logs()` returns everything the server printed so far (the demo mailer prints recovery links there).
  */
-export async function startServer({ env: extraEnv = {}, seed = true, publicHost = process.env.SB_PUBLIC_HOST ?? 'localhost' } = {}) {
+export async function startServer({ env: extraEnv = {}, seed = true, simulator = false, publicHost = process.env.SB_PUBLIC_HOST ?? 'localhost' } = {}) {
   const bin = binaryPath();
   const port = await freePort();
   const dbName = `sb_browser_${randomBytes(6).toString('hex')}`;
@@ -122,7 +123,20 @@ export async function startServer({ env: extraEnv = {}, seed = true, publicHost 
   };
 
   let seedLog = '';
-  if (seed) seedLog = await runToEnd(bin, ['seed', '--demo'], env, 'switchboard seed --demo');
+  let sim = null;
+  if (simulator) {
+    // The Twilio-compatible simulator's demo account and its ten numbers (+1201555010x) join
+    // the demo workspace; the simulator posts status callbacks and replies back to this server.
+    const simPort = await freePort();
+    const simulatorUrl = `http://127.0.0.1:${simPort}`;
+    seedLog = await runToEnd(bin, ['seed', '--demo', '--simulator', simulatorUrl], env, 'switchboard seed --demo --simulator');
+    const inbound = /^SIM_INBOUND_URL=(.+)$/m.exec(seedLog)?.[1]?.trim();
+    if (!inbound) throw new Error(`seed --simulator printed no SIM_INBOUND_URL:\n${seedLog}`);
+    sim = await startSimulator(bin, simPort, inbound, env);
+    sim.url = simulatorUrl;
+  } else if (seed) {
+    seedLog = await runToEnd(bin, ['seed', '--demo'], env, 'switchboard seed --demo');
+  }
 
   const child = spawn(bin, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
@@ -152,6 +166,7 @@ export async function startServer({ env: extraEnv = {}, seed = true, publicHost 
   async function stop() {
     if (stopped) return;
     stopped = true;
+    await sim?.stop();
     if (!exited) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -181,7 +196,41 @@ export async function startServer({ env: extraEnv = {}, seed = true, publicHost 
     await sleep(250);
   }
 
-  return { baseUrl, port, databaseUrl, dbName, logs: () => seedLog + output, stop };
+  return { baseUrl, port, databaseUrl, dbName, simulatorUrl: sim?.url ?? null, logs: () => seedLog + output + (sim?.logs() ?? ''), stop };
+}
+
+/** `switchboard sim` on `port`, ready when it accepts connections; replies go to `inboundUrl`. */
+async function startSimulator(bin, port, inboundUrl, env) {
+  const child = spawn(bin, ['sim', '--bind', `127.0.0.1:${port}`, '--inbound-url', inboundUrl], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  let exited = false;
+  const exitPromise = new Promise((resolve) => child.on('exit', () => ((exited = true), running.delete(child), resolve())));
+  const stop = async () => {
+    if (!exited) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exitPromise;
+      clearTimeout(timer);
+    }
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited) throw new Error(`switchboard sim exited before it was ready:\n${output}`);
+    const up = await new Promise((resolve) => {
+      const sock = net.connect(port, '127.0.0.1', () => (sock.end(), resolve(true)));
+      sock.on('error', () => resolve(false));
+    });
+    if (up) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`switchboard sim was not ready within 30 s:\n${output}`);
+    }
+    await sleep(100);
+  }
+  return { stop, logs: () => output };
 }
 
 /** Launch the system Chromium (never a downloaded one). */

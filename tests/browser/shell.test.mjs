@@ -16,9 +16,9 @@ test('owner signs in, toggles theme, switches workspace, manages roles', T, asyn
   const { baseUrl } = server;
   await signIn(page, baseUrl, DEMO_USERS.owner);
 
-  // Lands in the first workspace's first section, with an honest empty state.
+  // Lands in the first workspace's first section: the campaigns list.
   await page.waitForURL(/\/w\/[a-z0-9-]+\/campaigns$/);
-  await page.getByTestId('empty-state').waitFor();
+  await page.getByTestId('campaigns-page').waitFor();
   assert.ok(await page.locator('#presence').count(), 'header has the presence slot');
   assert.match(await page.getByTestId('user-email').innerText(), /owner@demo\.test/);
 

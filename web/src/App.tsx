@@ -14,6 +14,12 @@ import { AuditPage } from './pages/settings/Audit';
 import { TokensPage } from './pages/settings/Tokens';
 import { PasskeysPage } from './pages/settings/Passkeys';
 import { NumbersPage } from './pages/numbers/NumbersPage';
+import { CampaignsPage, NewCampaignPage } from './pages/campaigns/CampaignsPage';
+import { CampaignPage } from './pages/campaigns/CampaignPage';
+import { CrusadesPage } from './pages/crusades/CrusadesPage';
+import { CrusadePage } from './pages/crusades/CrusadePage';
+import { LeadsPage } from './pages/leads/LeadsPage';
+import { CompliancePage } from './pages/compliance/CompliancePage';
 import { Loading } from './ui';
 
 function RequireAuth({ children }: { children: ReactNode }) {
@@ -73,6 +79,17 @@ export function App() {
             {SECTIONS.filter((s) => s.empty).map((s) => (
               <Route key={s.path} path={s.path} element={<EmptySection section={s} />} />
             ))}
+            <Route path="campaigns">
+              <Route index element={<CampaignsPage />} />
+              <Route path="new" element={<NewCampaignPage />} />
+              <Route path=":id" element={<CampaignPage />} />
+            </Route>
+            <Route path="crusades">
+              <Route index element={<CrusadesPage />} />
+              <Route path=":id" element={<CrusadePage />} />
+            </Route>
+            <Route path="leads" element={<LeadsPage />} />
+            <Route path="compliance" element={<CompliancePage />} />
             <Route path="numbers" element={<NumbersPage />} />
             <Route path="settings">
               <Route index element={<Navigate to="members" replace />} />

@@ -1,6 +1,7 @@
 // Small shared pieces of UI: loading and error states, dates, page headers.
 
 import type { ReactNode } from 'react';
+import { ApiError, errorMessage } from './api';
 
 export function Loading({ label = 'Loading…' }: { label?: string }) {
   return (
@@ -57,3 +58,58 @@ export function AuthCard({ children }: { children: ReactNode }) {
     </div>
   );
 }
+
+/** An error to show: the server's message and, when its JSON body named one, the field at fault. */
+export interface Problem {
+  message: string;
+  field?: string;
+}
+
+export function problemOf(e: unknown): Problem {
+  if (e instanceof ApiError) return { message: e.message, field: e.field };
+  return { message: errorMessage(e) };
+}
+
+/** An error banner that names the field the server pointed at (`steps[0].templates[1]: …`). */
+export function ProblemBanner({ problem, testId = 'error' }: { problem: Problem | null; testId?: string }) {
+  if (!problem) return null;
+  return (
+    <div className="alert alert-error" role="alert" data-testid={testId} data-field={problem.field ?? ''}>
+      {problem.field && <code className="field-name">{problem.field}</code>}
+      {problem.field && ': '}
+      {problem.message}
+    </div>
+  );
+}
+
+/** A campaign's or crusade's status as a coloured badge. */
+export function StatusBadge({ status, testId = 'status' }: { status: string; testId?: string }) {
+  return (
+    <span className={`badge status-${status}`} data-testid={testId} data-status={status}>
+      {status}
+    </span>
+  );
+}
+
+/** Tabs that are links: the current one is marked. */
+export function Tabs({ tabs, current, onSelect }: { tabs: { id: string; label: string }[]; current: string; onSelect: (id: string) => void }) {
+  return (
+    <div className="tabs" role="tablist">
+      {tabs.map((t) => (
+        <button
+          key={t.id}
+          role="tab"
+          aria-selected={t.id === current}
+          className={`tab${t.id === current ? ' active' : ''}`}
+          onClick={() => onSelect(t.id)}
+          data-testid={`tab-${t.id}`}
+        >
+          {t.label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+export const formatUsd = (x: number) => `$${x.toFixed(x < 1 ? 4 : 2)}`;
+export const formatCount = (n: number) => n.toLocaleString();

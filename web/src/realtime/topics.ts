@@ -12,6 +12,6 @@ export function topicOf(pathname: string): string | null {
   const [, w, , section, id] = pathname.split('/');
   if (w !== 'w' || !section) return null;
   const single: Record<string, string> = { campaigns: 'campaign', crusades: 'crusade', tickets: 'ticket', boards: 'board' };
-  if (id && single[section] && /^[A-Za-z0-9_-]+$/.test(id)) return `${single[section]}:${id}`;
+  if (id && id !== 'new' && single[section] && /^[A-Za-z0-9_-]+$/.test(id)) return `${single[section]}:${id}`;
   return SECTION_TOPICS[section] ?? null;
 }

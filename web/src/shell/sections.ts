@@ -8,22 +8,10 @@ export interface Section {
 }
 
 export const SECTIONS: Section[] = [
-  {
-    path: 'campaigns',
-    label: 'Campaigns',
-    empty: {
-      title: 'Campaigns arrive with the sender engine.',
-      body: 'Here you will build campaigns from a saved audience, templates and a number pool, schedule them and watch live send counters. This section is not available yet.',
-    },
-  },
-  {
-    path: 'crusades',
-    label: 'Crusades',
-    empty: {
-      title: 'Crusades arrive with the sender engine.',
-      body: 'A crusade groups campaigns under one schedule: allowed days and hours in the recipient’s time zone, a throttle and jitter. Starting or pausing a crusade will do so for all its campaigns. This section is not available yet.',
-    },
-  },
+  { path: 'campaigns', label: 'Campaigns' },
+  { path: 'crusades', label: 'Crusades' },
+  { path: 'leads', label: 'Leads' },
+  { path: 'compliance', label: 'Compliance' },
   {
     path: 'inbox',
     label: 'Inbox',
