@@ -13,6 +13,13 @@ use super::Shared;
 /// Moves up to 5,000 rows per call; returns how many moved.
 pub(super) async fn reroute_tripped(shared: &Shared, conn: &mut PgConnection) -> sqlx::Result<u64> {
     let tripped: Vec<Uuid> = shared.breakers.tripped();
+    // Nothing to move while every account is healthy: skip the search over queued rows.
+    let failing: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM carrier_accounts WHERE status = 'failing')")
+        .fetch_one(&mut *conn)
+        .await?;
+    if tripped.is_empty() && !failing {
+        return Ok(0);
+    }
     let moved = sqlx::query(
         "WITH candidates AS ( \
            SELECT n.workspace_id, n.id, n.e164, n.account_id, n.area_code FROM phone_numbers n \

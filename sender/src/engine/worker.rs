@@ -154,6 +154,7 @@ async fn run_number(shared: Arc<Shared>, number: SendingNumber, stop: watch::Rec
         buckets.push(Bucket::new(format!("account:{}", number.account), mps / (1.0 + super::PACING_SLACK)));
     }
     let labels = [("number", number.e164.clone()), ("account", number.account.to_string())];
+    let mut idle = true;
     while !*stop.borrow() {
         // A tripped account sends one probe at a time; a healthy one what fits in a second.
         let budget = if shared.breakers.state(number.account) == super::breaker::BreakerState::Closed {
@@ -169,8 +170,15 @@ async fn run_number(shared: Arc<Shared>, number: SendingNumber, stop: watch::Rec
             }
         };
         if claimed.is_empty() {
+            idle = true;
             pause(&stop, Duration::from_secs(1)).await;
             continue;
+        }
+        if std::mem::take(&mut idle) {
+            // Numbers waking together (a campaign starts) would all send their first message
+            // at once; the burst delays some calls past their token, and a late first call
+            // shares a second with an on-time second one. Each number starts at its own phase.
+            pause(&stop, start_phase(&number.e164).mul_f64(1.0 / number.mps.max(0.001))).await;
         }
         // Record every claimed row in one batch, then pace and call them one by one. Recording
         // first means the pacer's spacing reaches the carrier intact (nothing variable sits
@@ -200,16 +208,20 @@ async fn run_number(shared: Arc<Shared>, number: SendingNumber, stop: watch::Rec
             let chunk: Vec<(Claimed, Recorded)> =
                 std::iter::from_fn(|| rows.next_if(|(row, _)| row.crusade_id == first)).take(chunk_size).collect();
             let cost: u32 = chunk.iter().map(|(row, _)| row.segments.max(1) as u32).sum();
+            // The chunk's in-flight slots first, then its tokens: a call must leave as soon as
+            // its token is granted, or a late call and an on-time successor share one second.
+            let (Some(endpoint), Ok(mut permits)) =
+                (endpoint.clone(), shared.in_flight.clone().acquire_many_owned(chunk.len() as u32).await)
+            else {
+                return;
+            };
             let waited = Instant::now();
             wait_for_tokens(&shared, &row_buckets, cost).await;
             metrics::histogram!("switchboard_engine_token_wait_seconds", &labels)
                 .record(waited.elapsed().as_secs_f64());
             for (row, attempt) in chunk {
-                let (Some(endpoint), Ok(permit)) = (endpoint.clone(), shared.in_flight.clone().acquire_owned().await)
-                else {
-                    return;
-                };
-                let (shared, number) = (shared.clone(), number.clone());
+                let Some(permit) = permits.split(1) else { return };
+                let (shared, number, endpoint) = (shared.clone(), number.clone(), endpoint.clone());
                 tokio::spawn(async move {
                     call(&shared, row, &number, &endpoint, attempt).await;
                     drop(permit);
@@ -217,6 +229,14 @@ async fn run_number(shared: Arc<Shared>, number: SendingNumber, stop: watch::Rec
             }
         }
     }
+}
+
+/// A number's fixed share of one send interval, in [0, 1) seconds, spread by its digits.
+fn start_phase(e164: &str) -> Duration {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    e164.hash(&mut hasher);
+    Duration::from_secs_f64((hasher.finish() % 10_000) as f64 / 10_000.0)
 }
 
 async fn pause(stop: &watch::Receiver<bool>, d: Duration) {
@@ -390,5 +410,22 @@ impl Endpoints {
             .unwrap_or_else(|p| p.into_inner())
             .insert((workspace, account), (endpoint.clone(), Instant::now()));
         Some(endpoint)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_phases_are_stable_and_spread_over_the_interval() {
+        let phases: Vec<f64> = (0..200).map(|i| start_phase(&format!("+1201200{i:04}")).as_secs_f64()).collect();
+        assert_eq!(start_phase("+12012000000"), start_phase("+12012000000"));
+        assert!(phases.iter().all(|p| (0.0..1.0).contains(p)));
+        let mut tenths = [0usize; 10];
+        for p in &phases {
+            tenths[(p * 10.0) as usize] += 1;
+        }
+        assert!(tenths.iter().all(|n| *n >= 8), "{tenths:?}");
     }
 }
