@@ -5,18 +5,33 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$([ -w /work ] && echo /work/target || echo "$REPO/target")}
-BIN=$CARGO_TARGET_DIR/release/switchboard
-BENCH=$CARGO_TARGET_DIR/release/hub-bench
+# HUB_BIN / HUB_BENCH_BIN run given binaries (an A/B against an older build); otherwise `build`
+# builds both and runs copies, so another build in the shared target dir cannot swap them mid-run.
+BIN=${HUB_BIN:-}
+BENCH=${HUB_BENCH_BIN:-}
+SNAPSHOT=$(mktemp -d /tmp/bench-hub-bin.XXXXXX)
 PG_BASE=${PG_URL_BASE:-postgres://postgres@127.0.0.1:5432}
 BENCH_DB=${BENCH_DB:-sb_bench_hub}
 REDIS=${REDIS_URL_BENCH:-redis://127.0.0.1:6379}
 PIDS=()
 
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$SNAPSHOT"
+}
+trap 'echo "load after: $(cat /proc/loadavg)" >&2; cleanup' EXIT
 
 build() {
-  (cd "$REPO" && cargo build --release -q -p switchboard -p switchboard-hub-bench)
+  if [ -z "$BIN" ] || [ -z "$BENCH" ]; then
+    (cd "$REPO" && cargo build --release -q -p switchboard -p switchboard-hub-bench)
+    for b in switchboard hub-bench; do
+      cp -l "$CARGO_TARGET_DIR/release/$b" "$SNAPSHOT/" 2>/dev/null || cp "$CARGO_TARGET_DIR/release/$b" "$SNAPSHOT/"
+    done
+    BIN=${BIN:-$SNAPSHOT/switchboard}
+    BENCH=${BENCH:-$SNAPSHOT/hub-bench}
+  fi
+  echo "load before: $(cat /proc/loadavg)" >&2
   [ -d "$HERE/socketio/node_modules" ] || (cd "$HERE/socketio" && npm ci --silent)
 }
 

@@ -11,6 +11,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::routing::{any, get, post};
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -103,7 +104,14 @@ impl App {
             shutdown.await;
             let _ = signalled_tx.send(());
         };
-        let serve = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).into_future();
+        // TCP_NODELAY on every accepted socket: the hub writes small frames, and Nagle's
+        // algorithm would hold one behind the client's delayed ACK of the previous (tens of ms).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY on an accepted socket");
+            }
+        });
+        let serve = axum::serve(listener, service).with_graceful_shutdown(shutdown).into_future();
         tokio::pin!(serve);
         let result = tokio::select! {
             result = &mut serve => result,

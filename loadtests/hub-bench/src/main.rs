@@ -237,7 +237,7 @@ async fn fanout(
     let stats = Arc::new(Stats::default());
     stats.sample_every.store(sample_every.max(1), Ordering::Relaxed);
     let tasks = open_peers(&c, &target, clients, true, stats.clone()).await?;
-    let publisher = peer::Publisher::new(&target, pub_url.as_deref()).await?;
+    let publisher = peer::PublisherThread::start(target.clone(), pub_url)?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     for (i, &rate) in rates.iter().enumerate() {
         stats.step.store(i + 1, Ordering::Relaxed);

@@ -152,6 +152,44 @@ fn sent_at(text: &str) -> Option<u64> {
     digits[..end].parse().ok()
 }
 
+/// One publishing step: events per second, for how long, at most how many requests per second;
+/// answered with how many events were published.
+type Step = (u64, Duration, u64, tokio::sync::oneshot::Sender<anyhow::Result<u64>>);
+
+/// The [`Publisher`] on its own OS thread and single-threaded runtime: on the readers' runtime
+/// its ticks, and so the publish times written into the payloads, would wait behind thousands
+/// of reader tasks, and the measured latency would start late.
+pub struct PublisherThread {
+    steps: tokio::sync::mpsc::UnboundedSender<Step>,
+}
+
+impl PublisherThread {
+    pub fn start(target: Arc<Target>, pub_url: Option<String>) -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let (steps, mut rx) = tokio::sync::mpsc::unbounded_channel::<Step>();
+        std::thread::Builder::new().name("publisher".into()).spawn(move || {
+            runtime.block_on(async move {
+                let publisher = Publisher::new(&target, pub_url.as_deref()).await;
+                while let Some((rate, duration, requests_per_s, done)) = rx.recv().await {
+                    let result = match &publisher {
+                        Ok(p) => p.run(rate, duration, requests_per_s).await,
+                        Err(e) => Err(anyhow::anyhow!("publisher: {e:#}")),
+                    };
+                    let _ = done.send(result);
+                }
+            })
+        })?;
+        Ok(Self { steps })
+    }
+
+    /// Publishes one step on the publisher thread and waits for it to finish.
+    pub async fn run(&self, rate: u64, duration: Duration, requests_per_s: u64) -> anyhow::Result<u64> {
+        let (done, finished) = tokio::sync::oneshot::channel();
+        self.steps.send((rate, duration, requests_per_s, done)).ok().context("the publisher thread ended")?;
+        finished.await.context("the publisher thread ended")?
+    }
+}
+
 /// Publishes events at a steady rate through the server's HTTP publish endpoint.
 pub struct Publisher {
     http: reqwest::Client,

@@ -5,35 +5,48 @@
 use super::*;
 
 impl Connection {
-    /// Writes a batch of queued frames (the first and whatever else is already waiting).
+    /// Writes a batch of queued frames (the first and whatever else is already waiting, up to
+    /// [`BATCH`]) and flushes once: one write syscall per batch rather than per frame. The kill
+    /// switch and the write deadline guard the batch as a whole, not each frame.
     pub(super) async fn write_batch(&mut self, first: Arc<Frame>) -> Result<(), Exit> {
-        let mut next = Some(first);
-        let mut written = 0u64;
-        while let Some(frame) = next {
-            match self.admit(&frame) {
-                Admit::Send => {
-                    self.feed(Message::Text(frame.text.clone())).await?;
-                    written += 1;
+        let kill = self.kill.clone();
+        let limit = self.hub.config.ping_interval;
+        let batch = async {
+            let mut next = Some(first);
+            let mut written = 0u64;
+            while let Some(frame) = next {
+                match self.admit(&frame) {
+                    Admit::Send => {
+                        self.sink.feed(Message::Text(frame.text.clone())).await.map_err(|_| Exit::Gone)?;
+                        written += 1;
+                    }
+                    Admit::Skip => {}
+                    Admit::Resync => self.resync(&frame.room, "epoch").await?,
+                    Admit::Gap => Box::pin(self.fill_gap(&frame.room)).await?,
                 }
-                Admit::Skip => {}
-                Admit::Resync => self.resync(&frame.room, "epoch").await?,
-                Admit::Gap => Box::pin(self.fill_gap(&frame.room)).await?,
+                if written >= BATCH {
+                    break;
+                }
+                next = self.queue_rx.as_mut().and_then(|rx| rx.try_recv().ok());
             }
-            if written >= BATCH {
-                break;
-            }
-            next = self.queue_rx.as_mut().and_then(|rx| rx.try_recv().ok());
+            metrics::frames_out(written);
+            self.sink.flush().await.map_err(|_| Exit::Gone)
+        };
+        // The batch is polled first: when the socket takes it at once (the usual case), the
+        // kill switch is never registered with.
+        tokio::select! {
+            biased;
+            r = tokio::time::timeout(limit, batch) => r.map_err(|_| Exit::Dead)?,
+            _ = kill.notify.notified() => Err(Exit::Killed),
         }
-        metrics::frames_out(written);
-        self.flush().await
     }
 
     pub(super) fn admit(&mut self, frame: &Frame) -> Admit {
-        let Some(sub) = self.subs.get_mut(&frame.room) else { return Admit::Skip };
+        let Some(sub) = self.subscription(&frame.room) else { return Admit::Skip };
         if frame.seq == 0 {
             return Admit::Send;
         }
-        if *frame.epoch != *sub.epoch {
+        if !Arc::ptr_eq(&frame.epoch, &sub.epoch) && *frame.epoch != *sub.epoch {
             sub.epoch = frame.epoch.clone();
             sub.last_seq = frame.seq;
             return Admit::Resync;
@@ -46,6 +59,16 @@ impl Connection {
             return Admit::Send;
         }
         Admit::Gap
+    }
+
+    /// The subscription a queued frame belongs to. A connection usually follows a few topics:
+    /// comparing their keys is cheaper than hashing the frame's (SipHash of the room key was
+    /// a tenth of the server's time in a 1,000-subscriber fan-out profile).
+    fn subscription(&mut self, room: &RoomKey) -> Option<&mut Subscription> {
+        if self.subs.len() <= 4 {
+            return self.subs.iter_mut().find(|(key, _)| ***key == **room).map(|(_, sub)| sub);
+        }
+        self.subs.get_mut(room)
     }
 
     /// How rooms reach this connection; creates the outgoing queue on first use.
