@@ -80,7 +80,7 @@ async fn campaign_with_steps(
     let campaign = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO campaigns (workspace_id, id, name, status, steps, started_at, materialized_at) \
-         VALUES ($1, $2, 'Engine test', 'running', $3, now(), now())",
+         VALUES ($1, $2, 'Engine test', 'paused', $3, now(), now())",
     )
     .bind(ws)
     .bind(campaign)
@@ -114,6 +114,8 @@ async fn campaign_with_steps(
     .execute(pool)
     .await
     .unwrap();
+    // Running only once its rows are in: the leader completes a running campaign with none.
+    sqlx::query("UPDATE campaigns SET status = 'running' WHERE id = $1").bind(campaign).execute(pool).await.unwrap();
     campaign
 }
 
