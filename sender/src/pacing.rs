@@ -66,6 +66,18 @@ impl Pacer {
             Pacer::Redis(p) => p.take(buckets, cost).await,
         }
     }
+
+    /// Grants nothing from `bucket` before `for_` from now (a later pending grant stays). For a
+    /// send that reached the carrier late: the sends after it keep their spacing from it.
+    pub async fn hold(&self, bucket: &Bucket, for_: Duration) -> Result<(), PacingError> {
+        match self {
+            Pacer::Local(p) => {
+                p.hold(bucket, for_);
+                Ok(())
+            }
+            Pacer::Redis(p) => p.hold(bucket, for_).await,
+        }
+    }
 }
 
 /// In-process GCRA: the TAT of each bucket, behind one short-held lock.
@@ -99,6 +111,13 @@ impl LocalPacer {
             tats.insert(bucket.key.clone(), tat + bucket.interval() * cost);
         }
         Take::Granted
+    }
+
+    pub fn hold(&self, bucket: &Bucket, for_: Duration) {
+        let until = self.epoch.elapsed() + for_;
+        let mut tats = self.tats.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tat = tats.entry(bucket.key.clone()).or_insert(until);
+        *tat = (*tat).max(until);
     }
 }
 
@@ -137,7 +156,29 @@ end
 return 0
 "#;
 
+/// KEYS[1]: a bucket key; ARGV[1]: microseconds from now before which it grants nothing.
+const HOLD_LUA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local until_ = now + tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or 0)
+if tat < until_ then
+  redis.call('SET', KEYS[1], until_, 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + 1000)
+end
+return 0
+"#;
+
 impl RedisPacer {
+    pub async fn hold(&self, bucket: &Bucket, for_: Duration) -> Result<(), PacingError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = redis::Script::new(HOLD_LUA)
+            .key(format!("{}:pace:{}", self.prefix, bucket.key))
+            .arg(for_.as_micros() as u64)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
     pub fn new(conn: redis::aio::ConnectionManager, prefix: impl Into<String>) -> Self {
         Self { conn, prefix: prefix.into(), script: Arc::new(redis::Script::new(GCRA_LUA)) }
     }
@@ -168,6 +209,24 @@ mod tests {
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(pacer.take(&number, 3), Take::Granted);
         assert!(matches!(pacer.take(&number, 1), Take::Wait(w) if w > Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn a_hold_delays_the_next_grant_and_never_brings_one_forward() {
+        let pacer = LocalPacer::default();
+        let number = Bucket::new("number:a", 1.0);
+        assert_eq!(pacer.take(std::slice::from_ref(&number), 1), Take::Granted);
+        pacer.hold(&number, Duration::from_millis(300));
+        assert!(
+            matches!(pacer.take(std::slice::from_ref(&number), 1), Take::Wait(w) if w > Duration::from_millis(900))
+        );
+        pacer.hold(&number, Duration::from_secs(2));
+        assert!(
+            matches!(pacer.take(std::slice::from_ref(&number), 1), Take::Wait(w) if w > Duration::from_millis(1900))
+        );
+        let idle = Bucket::new("number:idle", 10.0);
+        pacer.hold(&idle, Duration::from_millis(200));
+        assert!(matches!(pacer.take(&[idle], 1), Take::Wait(w) if w > Duration::from_millis(150)));
     }
 
     #[test]

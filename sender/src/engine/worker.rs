@@ -219,15 +219,33 @@ async fn run_number(shared: Arc<Shared>, number: SendingNumber, stop: watch::Rec
             wait_for_tokens(&shared, &row_buckets, cost).await;
             metrics::histogram!("switchboard_engine_token_wait_seconds", &labels)
                 .record(waited.elapsed().as_secs_f64());
+            let granted_at = Instant::now();
             for (row, attempt) in chunk {
                 let Some(permit) = permits.split(1) else { return };
                 let (shared, number, endpoint) = (shared.clone(), number.clone(), endpoint.clone());
                 tokio::spawn(async move {
-                    call(&shared, row, &number, &endpoint, attempt).await;
+                    call(&shared, row, &number, &endpoint, attempt, granted_at).await;
                     drop(permit);
                 });
             }
         }
+    }
+}
+
+/// The carrier may have taken a call anywhere between its token and its answer. Pacing's slack
+/// absorbs `PACING_SLACK` seconds of that; an answer later than this (a new connection, a
+/// stalled task) holds the number's next token until one whole interval after the answer (the
+/// carrier may have taken it just before answering), so a late send and an on-time successor
+/// never share a second.
+async fn hold_if_late(shared: &Shared, number: &SendingNumber, since_token: Duration) {
+    let slack = Duration::from_secs_f64(super::PACING_SLACK);
+    if since_token <= slack {
+        return;
+    }
+    let bucket = Bucket::new(format!("number:{}", number.e164), number.mps);
+    let hold = Duration::from_secs_f64(1.0 / number.mps.max(1e-6));
+    if let Err(e) = shared.pacer.hold(&bucket, hold).await {
+        tracing::warn!(error = %e, "engine: pacing store unavailable; a late send was not held");
     }
 }
 
@@ -335,7 +353,14 @@ async fn prepare(shared: &Shared, row: Claimed, number: &SendingNumber, can_call
 }
 
 /// Calls the carrier for a recorded row and hands the classified answer to the recorder.
-async fn call(shared: &Shared, row: Claimed, number: &SendingNumber, endpoint: &AccountEndpoint, attempt: Recorded) {
+async fn call(
+    shared: &Shared,
+    row: Claimed,
+    number: &SendingNumber,
+    endpoint: &AccountEndpoint,
+    attempt: Recorded,
+    granted_at: Instant,
+) {
     let labels = [("number", number.e164.clone()), ("account", number.account.to_string())];
     let disposition = if shared.opt_outs.contains(row.workspace_id, &row.to_phone) {
         // The last look: a STOP that committed since the claim. Recorded, never called.
@@ -351,7 +376,9 @@ async fn call(shared: &Shared, row: Claimed, number: &SendingNumber, endpoint: &
             }),
             validity_period: None,
         };
-        classify(shared.client.create_message(endpoint, &message).await, row.attempts)
+        let outcome = shared.client.create_message(endpoint, &message).await;
+        hold_if_late(shared, number, granted_at.elapsed()).await;
+        classify(outcome, row.attempts)
     };
     match &disposition {
         Disposition::Retry { account_fault: true, .. } => {
