@@ -15,7 +15,7 @@ pub mod bus;
 pub mod campaigns;
 pub mod compliance;
 pub mod crusades;
-pub mod csv_line;
+pub mod csv_file;
 pub mod engine;
 pub mod field_error;
 pub mod ids;

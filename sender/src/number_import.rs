@@ -25,12 +25,8 @@ pub struct NumberRow {
     pub state: Option<String>,
 }
 
-/// A source row: its line in the file (the header is line 1) and what it held.
-#[derive(Clone, Debug)]
-pub struct SourceRow {
-    pub line: u64,
-    pub parsed: Result<NumberRow, FieldError>,
-}
+/// A source row: its line in the file (the header is line 1) and the number it held, or why not.
+pub type SourceRow = crate::csv_file::Row<NumberRow>;
 
 #[derive(Debug)]
 pub struct ParsedFile {
@@ -67,51 +63,13 @@ fn column(name: &str) -> Option<Column> {
 /// Parses the whole file. A file-level problem (no header, a required column missing, a column
 /// given twice) is an error naming the column; row-level problems land in the rows.
 pub fn parse(bytes: &[u8]) -> Result<ParsedFile, FieldError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(bytes);
-    let headers =
-        reader.byte_headers().map_err(|e| FieldError::new("file", format!("Unreadable header: {e}.")))?.clone();
-    if headers.is_empty() || headers.iter().all(|h| h.is_empty()) {
-        return Err(FieldError::new("file", "The file is empty; the first line names the columns."));
-    }
-    let mut columns: Vec<Option<Column>> = Vec::new();
-    let mut ignored_columns = Vec::new();
-    for raw in headers.iter() {
-        let name = String::from_utf8_lossy(raw).trim().to_ascii_lowercase().replace([' ', '-'], "_");
-        let col = column(&name);
-        if col.is_some() && columns.contains(&col) {
-            return Err(FieldError::new("file", format!("Column {name} is given twice.")));
-        }
-        if col.is_none() {
-            ignored_columns.push(name);
-        }
-        columns.push(col);
-    }
+    let (header, rows) = crate::csv_file::read(bytes, column, parse_row)?;
     for (required, name) in [(Column::E164, "e164"), (Column::AccountSid, "account_sid")] {
-        if !columns.contains(&Some(required)) {
+        if !header.columns.contains(&Some(required)) {
             return Err(FieldError::new(name, format!("The header has no {name} column.")));
         }
     }
-    let mut rows = Vec::new();
-    let mut record = csv::ByteRecord::new();
-    loop {
-        let line = reader.position().line();
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                let line = record.position().map_or(line, |p| crate::csv_line::line_at(bytes, p.byte()));
-                rows.push(SourceRow { line, parsed: parse_row(&columns, &record) });
-            }
-            Err(e) => {
-                let line = e.position().map_or(line, |p| crate::csv_line::line_at(bytes, p.byte()));
-                rows.push(SourceRow { line, parsed: Err(FieldError::new("row", format!("Unreadable row: {e}."))) });
-                if !matches!(e.kind(), csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }) {
-                    break;
-                }
-            }
-        }
-    }
-    Ok(ParsedFile { rows, ignored_columns })
+    Ok(ParsedFile { rows, ignored_columns: header.ignored })
 }
 
 fn parse_row(columns: &[Option<Column>], record: &csv::ByteRecord) -> Result<NumberRow, FieldError> {

@@ -37,12 +37,8 @@ pub struct Cells {
     pub note: Option<String>,
 }
 
-/// A source row: its line in the file (the header is line 1) and what it held.
-#[derive(Clone, Debug)]
-pub struct SourceRow {
-    pub line: u64,
-    pub cells: Result<Cells, FieldError>,
-}
+/// A source row: its line in the file (the header is line 1) and its cells, or why not.
+pub type SourceRow = crate::csv_file::Row<Cells>;
 
 #[derive(Debug)]
 pub struct PhoneListFile {
@@ -60,46 +56,8 @@ impl PhoneListFile {
 /// Parses the whole file. A file-level problem (no header, a column given twice) is an error;
 /// row-level problems land in the rows.
 pub fn parse(bytes: &[u8]) -> Result<PhoneListFile, FieldError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(bytes);
-    let headers =
-        reader.byte_headers().map_err(|e| FieldError::new("file", format!("Unreadable header: {e}.")))?.clone();
-    if headers.is_empty() || headers.iter().all(|h| h.is_empty()) {
-        return Err(FieldError::new("file", "The file is empty; the first line names the columns."));
-    }
-    let mut by_index: Vec<Option<Column>> = Vec::new();
-    let mut ignored_columns = Vec::new();
-    for raw in headers.iter() {
-        let name = String::from_utf8_lossy(raw).trim().to_ascii_lowercase().replace([' ', '-'], "_");
-        let col = column(&name);
-        if col.is_some() && by_index.contains(&col) {
-            return Err(FieldError::new("file", format!("Column {name} is given twice.")));
-        }
-        if col.is_none() {
-            ignored_columns.push(name);
-        }
-        by_index.push(col);
-    }
-    let mut rows = Vec::new();
-    let mut record = csv::ByteRecord::new();
-    loop {
-        let line = reader.position().line();
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                let line = record.position().map_or(line, |p| crate::csv_line::line_at(bytes, p.byte()));
-                rows.push(SourceRow { line, cells: cells_of(&by_index, &record) });
-            }
-            Err(e) => {
-                let line = e.position().map_or(line, |p| crate::csv_line::line_at(bytes, p.byte()));
-                rows.push(SourceRow { line, cells: Err(FieldError::new("row", format!("Unreadable row: {e}."))) });
-                if !matches!(e.kind(), csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }) {
-                    break;
-                }
-            }
-        }
-    }
-    Ok(PhoneListFile { columns: by_index.into_iter().flatten().collect(), rows, ignored_columns })
+    let (header, rows) = crate::csv_file::read(bytes, column, cells_of)?;
+    Ok(PhoneListFile { columns: header.columns.into_iter().flatten().collect(), rows, ignored_columns: header.ignored })
 }
 
 fn cells_of(columns: &[Option<Column>], record: &csv::ByteRecord) -> Result<Cells, FieldError> {
@@ -131,7 +89,7 @@ mod tests {
         assert_eq!(file.ignored_columns, ["extra"]);
         let lines: Vec<u64> = file.rows.iter().map(|r| r.line).collect();
         assert_eq!(lines, [2, 4]);
-        let first = file.rows[0].cells.as_ref().unwrap();
+        let first = file.rows[0].parsed.as_ref().unwrap();
         assert_eq!((first.phone.as_deref(), first.note.as_deref()), (Some("+14155550100"), Some("asked")));
         assert!(parse(b"phone,phone\n1\n").is_err());
         assert!(parse(b"").is_err());

@@ -114,7 +114,7 @@ pub async fn import_opt_outs(
     let mut opted_out = Vec::new();
     for source in file.rows {
         let line = source.line;
-        let parsed = source.cells.and_then(|cells| {
+        let parsed = source.parsed.and_then(|cells| {
             let raw = cells.phone.ok_or_else(|| FieldError::new("phone", "The phone number is missing."))?;
             Ok((parse_phone("phone", &raw)?, opt_outs::parse_note(cells.note.as_deref())?))
         });
@@ -177,7 +177,7 @@ pub async fn import_dnc(
     let mut rows = Vec::with_capacity(file.rows.len());
     for source in file.rows {
         let line = source.line;
-        let parsed = source.cells.and_then(|c| {
+        let parsed = source.parsed.and_then(|c| {
             let span = DncSpan::parse(c.phone.as_deref(), c.from.as_deref(), c.to.as_deref())?;
             Ok((span, dnc::parse_reason(c.reason.as_deref())?))
         });
