@@ -53,22 +53,21 @@ pub struct ClaimRound {
 }
 
 /// The claim statement. Every due row of a running campaign in `scope` is locked (`SKIP LOCKED`:
-/// other workers and instances never take the same row) and judged by `send_verdict` — the SQL
-/// function the dry-run preview calls too — in the statement's snapshot, so an opt-out that
+/// other workers and instances never take the same row) and judged by `judge_send` — the SQL
+/// function the dry-run preview calls too (migration 0011; inlined into this statement) — in the statement's snapshot, so an opt-out that
 /// committed before the statement began is seen (the STOP fence). Refused rows are skipped with
 /// their reason and counted; passing refusals (`outside_hours`, `daily_limit`) defer the row to
 /// its next opening; the rest are claimed. A row already called once (a retry after a 429, say)
 /// passed the retext cooldowns at its first claim and is judged like a follow-up: its own
 /// attempt wrote the histories those cooldowns read, so checking them again would skip it.
 const CLAIM: &str = "WITH due AS ( \
-   SELECT o.workspace_id, o.id, o.campaign_id, \
-          send_verdict(o.workspace_id, o.to_phone, o.to_key, o.from_number, \
-                       CASE WHEN o.attempts > 0 THEN greatest(o.step, 1)::smallint ELSE o.step END, \
-                       o.time_zone, o.window_days, \
-                       o.window_start, o.window_end, o.max_per_24h, c.retext_recipient_days, c.retext_pair_days, $3) \
-            AS verdict \
+   SELECT o.workspace_id, o.id, o.campaign_id, v.verdict \
    FROM outbox o \
    JOIN campaigns c ON c.workspace_id = o.workspace_id AND c.id = o.campaign_id AND c.status = 'running' \
+   CROSS JOIN LATERAL judge_send(o.workspace_id, o.to_phone, o.to_key, o.from_number, \
+                       CASE WHEN o.attempts > 0 THEN greatest(o.step, 1)::smallint ELSE o.step END, \
+                       o.time_zone, o.window_days, \
+                       o.window_start, o.window_end, o.max_per_24h, c.retext_recipient_days, c.retext_pair_days, $3) v \
    WHERE o.state = 'queued' AND o.not_before <= $3 \
      AND ($4::uuid IS NULL OR (o.workspace_id = $4 AND o.from_number = $5)) \
    ORDER BY o.not_before \

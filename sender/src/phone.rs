@@ -30,6 +30,17 @@ impl E164 {
         Ok(Self(parsed.format().mode(phonenumber::Mode::E164).to_string()))
     }
 
+    /// Reads back a number this system stored after parsing it (outbox and send-log rows, whose
+    /// columns also CHECK the form). Checks only the E.164 form: `parse` costs tens of
+    /// microseconds (the phone-number library's regular expressions), too much for every
+    /// message the engine sends.
+    pub fn from_stored(stored: &str) -> Result<Self, PhoneError> {
+        let digits = stored.strip_prefix('+').ok_or(PhoneError::Unparseable)?;
+        let well_formed =
+            (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
+        if well_formed { Ok(Self(stored.to_owned())) } else { Err(PhoneError::Unparseable) }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -69,6 +80,14 @@ impl<'de> Deserialize<'de> for E164 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_numbers_are_checked_for_form_only() {
+        assert_eq!(E164::from_stored("+14155552671").unwrap().as_str(), "+14155552671");
+        for bad in ["14155552671", "+0415555267", "+141555", "+1415555267a", "+1234567890123456", ""] {
+            assert_eq!(E164::from_stored(bad), Err(PhoneError::Unparseable), "{bad}");
+        }
+    }
 
     #[test]
     fn national_and_international_forms_agree() {

@@ -46,6 +46,15 @@ use recorder::Recorder;
 /// `loadtests/bench-pacing.sh`, docs/benchmarks.md "Pacing exactness").
 pub const PACING_SLACK: f64 = 0.05;
 
+/// Lets a bookkeeping transaction (a claim, a batch of results) commit without waiting for its
+/// WAL flush. Invariant 2 still holds: the "calling" send-log row before each call commits
+/// synchronously, which flushes every earlier WAL record too, so a claim is durable before its
+/// call; a result lost to a database crash leaves its row claimed with a "calling" row, which
+/// recovery reads as unknown and never resends.
+pub(crate) async fn relax_commit(tx: &mut sqlx::PgConnection) -> sqlx::Result<()> {
+    sqlx::query("SET LOCAL synchronous_commit = off").execute(tx).await.map(drop)
+}
+
 /// How the engine runs.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -122,7 +131,12 @@ impl Engine {
         let _ = tokio::time::timeout(Duration::from_secs(10), ready).await;
         let (recorder, recorder_done) = Recorder::start(db.clone(), config.worker_id.clone());
         let shared = Arc::new(Shared {
-            client: TwilioClient::new(&config.client),
+            // Every call in flight may hold a pooled connection; a smaller idle pool closes and
+            // reopens connections under load (a socket per message on both sides).
+            client: TwilioClient::new(&ClientConfig {
+                max_idle_per_host: config.client.max_idle_per_host.max(config.max_in_flight),
+                ..config.client.clone()
+            }),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
             breakers: Breakers::new(config.breaker_threshold, config.breaker_cool_off),
             db,

@@ -174,6 +174,12 @@ fn counter_of(end: &RowEnd) -> Option<&'static str> {
 async fn apply_ends(db: &PgPool, worker: &str, batch: &[Finished]) -> sqlx::Result<()> {
     let now = Utc::now();
     let mut tx = db.begin().await?;
+    // Opt-outs learnt from the carrier (21610) wait for the flush; the rest is bookkeeping.
+    let opts_out =
+        batch.iter().any(|f| matches!(&f.end, RowEnd::Called { disposition: Disposition::OptedOut { .. }, .. }));
+    if !opts_out {
+        super::relax_commit(&mut tx).await?;
+    }
     let results: Vec<AttemptResult> = batch
         .iter()
         .filter_map(|f| match &f.end {
@@ -286,10 +292,11 @@ async fn apply_ends(db: &PgPool, worker: &str, batch: &[Finished]) -> sqlx::Resu
 async fn apply_compliance(tx: &mut sqlx::PgConnection, batch: &[Finished]) -> sqlx::Result<()> {
     for f in batch {
         let RowEnd::Called { disposition, .. } = &f.end else { continue };
-        let Ok(phone) = E164::parse(&f.row.to_phone) else { continue };
+        let Ok(phone) = E164::from_stored(&f.row.to_phone) else { continue };
         match disposition {
             Disposition::OptedOut { .. } => {
-                let ctx = ConsentContext { via_number: E164::parse(&f.row.from_number).ok(), ..Default::default() };
+                let ctx =
+                    ConsentContext { via_number: E164::from_stored(&f.row.from_number).ok(), ..Default::default() };
                 if record_opt_out(tx, f.row.workspace_id, &phone, OptOutSource::Carrier, &ctx).await? {
                     stats::add(tx, f.row.workspace_id, f.row.campaign_id, metric::OPT_OUTS, 1).await?;
                 }

@@ -269,6 +269,7 @@ async fn pause(stop: &watch::Receiver<bool>, d: Duration) {
 async fn claim(shared: &Shared, number: &SendingNumber, scope: Scope<'_>, budget: i32) -> sqlx::Result<Vec<Claimed>> {
     let now = Utc::now();
     let mut tx = shared.db.begin().await?;
+    super::relax_commit(&mut tx).await?;
     let granted = if number.caps.is_empty() {
         budget
     } else {
@@ -324,7 +325,7 @@ async fn prepare(shared: &Shared, row: Claimed, number: &SendingNumber, can_call
         finish(shared, row, number, RowEnd::Requeue(Duration::from_secs(5))).await;
         return None;
     }
-    let (Ok(to), Ok(from)) = (E164::parse(&row.to_phone), E164::parse(&row.from_number)) else {
+    let (Ok(to), Ok(from)) = (E164::from_stored(&row.to_phone), E164::from_stored(&row.from_number)) else {
         let end = RowEnd::Called {
             attempt_id: Uuid::now_v7(),
             attempted_at: Utc::now(),

@@ -1,5 +1,5 @@
 //! The dry run of a campaign: every audience lead planned in memory (the same
-//! [`Setting::plan`] materialization uses), then the engine's `send_verdict` evaluated for all
+//! [`Setting::plan`] materialization uses), then the engine's `judge_send` evaluated for all
 //! planned messages in ONE statement at `now`. Counts per verdict, segments and cost, and one
 //! page of items. Because the claim calls the same SQL function, preview and engine agree.
 
@@ -86,7 +86,7 @@ fn cents(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-/// Plans every audience lead of `campaign` and asks `send_verdict` about each message at `now`.
+/// Plans every audience lead of `campaign` and asks `judge_send` about each message at `now`.
 pub async fn preview(
     conn: &mut PgConnection,
     ws: WorkspaceId,
@@ -109,7 +109,7 @@ pub async fn preview(
     Ok(summarize(plans, verdicts, page))
 }
 
-/// The verdict of each plan: planning's skip reason, else `send_verdict` (NULL → `send`).
+/// The verdict of each plan: planning's skip reason, else the claim's `judge_send` (NULL → `send`).
 async fn verdicts(
     conn: &mut PgConnection,
     ws: WorkspaceId,
@@ -125,9 +125,11 @@ async fn verdicts(
     let limits: Vec<Option<i16>> = messages.iter().map(|m| m.max_per_24h).collect();
     let keys: Vec<i64> = messages.iter().map(|m| key_of(m.to.as_str())).collect();
     let gate: Vec<Option<String>> = sqlx::query_scalar(
-        "SELECT send_verdict($1, t.p, t.k, t.f, 0::smallint, t.tz, t.d, t.s, t.e, t.m, $10, $11, $12) \
+        "SELECT v.verdict \
          FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::smallint[], $7::time[], $8::time[], \
-                     $9::smallint[]) WITH ORDINALITY AS t(p, k, f, tz, d, s, e, m, i) ORDER BY t.i",
+                     $9::smallint[]) WITH ORDINALITY AS t(p, k, f, tz, d, s, e, m, i) \
+         CROSS JOIN LATERAL judge_send($1, t.p, t.k, t.f, 0::smallint, t.tz, t.d, t.s, t.e, t.m, $10, $11, $12) v \
+         ORDER BY t.i",
     )
     .bind(ws)
     .bind(col(|m| m.to.as_str().to_owned()))
