@@ -150,103 +150,194 @@ pub fn status_rank(status: MessageStatus) -> u8 {
 /// Stores a status callback once and advances the message's status if it moves forward.
 /// Returns false for a duplicate.
 pub async fn receive_status(tx: &mut PgConnection, workspace: WorkspaceId, cb: &StatusCallback) -> sqlx::Result<bool> {
-    let stored = sqlx::query(
-        "INSERT INTO status_callbacks (workspace_id, sid, status, error_code, raw_dlr_done) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(workspace)
-    .bind(&cb.sid)
-    .bind(cb.status.as_str())
-    .bind(cb.error_code)
-    .bind(&cb.raw_dlr_done)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if !stored {
-        return Ok(false);
-    }
-    let current: Option<String> =
-        sqlx::query_scalar("SELECT status FROM messages WHERE workspace_id = $1 AND sid = $2 FOR UPDATE")
-            .bind(workspace)
-            .bind(&cb.sid)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let moves_forward =
-        current.as_deref().and_then(MessageStatus::parse).is_some_and(|old| status_rank(cb.status) > status_rank(old));
-    if moves_forward {
-        sqlx::query(
-            "UPDATE messages SET status = $3, error_code = $4, updated_at = now() WHERE workspace_id = $1 AND sid = $2",
-        )
-        .bind(workspace)
-        .bind(&cb.sid)
-        .bind(cb.status.as_str())
-        .bind(cb.error_code)
-        .execute(&mut *tx)
-        .await?;
-    }
-    advance_outbox(tx, workspace, cb).await?;
-    Ok(true)
+    let fresh = receive_statuses(tx, &[(workspace, cb.clone())]).await?;
+    Ok(fresh[0])
 }
 
-/// A campaign message's callback: the outbox row's status and the send log move forward only,
-/// a final status counts once (delivered or undelivered), and 30007 (carrier filtering) marks
-/// the sending number's health; 30006 (landline) makes the recipient undeliverable.
-async fn advance_outbox(tx: &mut PgConnection, workspace: WorkspaceId, cb: &StatusCallback) -> sqlx::Result<()> {
-    // The engine records a sid moments after Twilio may already call back about it; both sides
-    // take this lock, so whichever commits second sees the other (see `apply_early_callbacks`).
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(&cb.sid).execute(&mut *tx).await?;
-    let row: Option<(Uuid, Option<String>, String, String)> = sqlx::query_as(
-        "SELECT campaign_id, status, from_number, to_phone FROM outbox WHERE workspace_id = $1 AND sid = $2 FOR UPDATE",
+/// Stores a batch of status callbacks, each (workspace, sid, status) once, and advances the
+/// messages they name, in the caller's transaction with a handful of statements whatever the
+/// batch size (callbacks arrive two or three per message sent). Returns, per callback, whether
+/// it was new; a duplicate (Twilio's retry) changes nothing.
+pub async fn receive_statuses(
+    tx: &mut PgConnection,
+    batch: &[(WorkspaceId, StatusCallback)],
+) -> sqlx::Result<Vec<bool>> {
+    let stored: Vec<(WorkspaceId, String, String)> = sqlx::query_as(
+        "INSERT INTO status_callbacks (workspace_id, sid, status, error_code, raw_dlr_done) \
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[]) \
+         ON CONFLICT DO NOTHING RETURNING workspace_id, sid, status",
     )
-    .bind(workspace)
-    .bind(&cb.sid)
-    .fetch_optional(&mut *tx)
+    .bind(batch.iter().map(|(w, _)| *w).collect::<Vec<_>>())
+    .bind(batch.iter().map(|(_, c)| c.sid.as_str()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|(_, c)| c.status.as_str()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|(_, c)| c.error_code).collect::<Vec<_>>())
+    .bind(batch.iter().map(|(_, c)| c.raw_dlr_done.as_deref()).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
     .await?;
-    let Some((campaign, current, from, to)) = row else { return Ok(()) };
-    let old_rank = current.as_deref().and_then(MessageStatus::parse).map_or(0, status_rank);
-    if status_rank(cb.status) <= old_rank {
+    // The same callback twice in one batch was stored once: only its first copy is new.
+    let mut unclaimed: std::collections::HashSet<(WorkspaceId, String, String)> = stored.into_iter().collect();
+    let fresh: Vec<bool> =
+        batch.iter().map(|(w, c)| unclaimed.remove(&(*w, c.sid.clone(), c.status.as_str().to_owned()))).collect();
+    let new: Vec<(WorkspaceId, StatusCallback)> =
+        batch.iter().zip(&fresh).filter(|(_, f)| **f).map(|(item, _)| item.clone()).collect();
+    advance_messages(tx, &new).await?;
+    advance_outbox(tx, &new).await?;
+    Ok(fresh)
+}
+
+/// Per (workspace, sid), the furthest status among `callbacks` (the first of equals).
+fn furthest(callbacks: &[(WorkspaceId, StatusCallback)]) -> Vec<(WorkspaceId, &StatusCallback)> {
+    let mut best: std::collections::BTreeMap<(WorkspaceId, &str), &StatusCallback> = Default::default();
+    for (w, cb) in callbacks {
+        best.entry((*w, cb.sid.as_str()))
+            .and_modify(|b| {
+                if status_rank(cb.status) > status_rank(b.status) {
+                    *b = cb;
+                }
+            })
+            .or_insert(cb);
+    }
+    best.into_iter().map(|((w, _), cb)| (w, cb)).collect()
+}
+
+/// Conversation messages (replies and confirmations we sent) move forward only.
+async fn advance_messages(tx: &mut PgConnection, callbacks: &[(WorkspaceId, StatusCallback)]) -> sqlx::Result<()> {
+    let best = furthest(callbacks);
+    if best.is_empty() {
         return Ok(());
     }
-    sqlx::query("UPDATE outbox SET status = $3, error_code = coalesce($4, error_code), updated_at = now() WHERE workspace_id = $1 AND sid = $2")
-        .bind(workspace)
-        .bind(&cb.sid)
-        .bind(cb.status.as_str())
-        .bind(cb.error_code)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "UPDATE send_log SET status = $3, error_code = coalesce($4, error_code) WHERE workspace_id = $1 AND sid = $2",
+    let current: Vec<(WorkspaceId, String, String)> = sqlx::query_as(
+        "SELECT m.workspace_id, m.sid, m.status FROM unnest($1::uuid[], $2::text[]) AS r(ws, sid) \
+         CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.workspace_id = r.ws AND m.sid = r.sid FOR UPDATE) m",
     )
-    .bind(workspace)
-    .bind(&cb.sid)
-    .bind(cb.status.as_str())
-    .bind(cb.error_code)
+    .bind(best.iter().map(|(w, _)| *w).collect::<Vec<_>>())
+    .bind(best.iter().map(|(_, c)| c.sid.as_str()).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await?;
+    let now: std::collections::HashMap<(WorkspaceId, &str), &str> =
+        current.iter().map(|(w, sid, status)| ((*w, sid.as_str()), status.as_str())).collect();
+    let moves: Vec<&(WorkspaceId, &StatusCallback)> = best
+        .iter()
+        .filter(|(w, cb)| {
+            now.get(&(*w, cb.sid.as_str()))
+                .and_then(|old| MessageStatus::parse(old))
+                .is_some_and(|old| status_rank(cb.status) > status_rank(old))
+        })
+        .collect();
+    if moves.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE messages m SET status = r.status, error_code = r.code, updated_at = now() \
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS r(ws, sid, status, code) \
+         WHERE m.workspace_id = r.ws AND m.sid = r.sid",
+    )
+    .bind(moves.iter().map(|(w, _)| *w).collect::<Vec<_>>())
+    .bind(moves.iter().map(|(_, c)| c.sid.as_str()).collect::<Vec<_>>())
+    .bind(moves.iter().map(|(_, c)| c.status.as_str()).collect::<Vec<_>>())
+    .bind(moves.iter().map(|(_, c)| c.error_code).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
-    let counted = match cb.status {
-        MessageStatus::Delivered => Some(stats::metric::DELIVERED),
-        MessageStatus::Undelivered | MessageStatus::Failed => Some(stats::metric::UNDELIVERED),
-        _ => None,
-    };
-    if let Some(metric) = counted {
-        stats::add(tx, workspace, campaign, metric, 1).await?;
+    Ok(())
+}
+
+/// Campaign messages' callbacks: the outbox row's status and the send log move forward only, a
+/// final status counts once (delivered or undelivered), 30007 (carrier filtering) marks the
+/// sending number's health and 30006 (landline) makes the recipient undeliverable.
+async fn advance_outbox(tx: &mut PgConnection, callbacks: &[(WorkspaceId, StatusCallback)]) -> sqlx::Result<()> {
+    let best = furthest(callbacks);
+    if best.is_empty() {
+        return Ok(());
     }
-    match cb.error_code {
+    // The engine records a sid moments after Twilio may already call back about it; both sides
+    // take these locks, so whichever commits second sees the other (see `apply_early_callbacks`).
+    lock_sids(tx, &best.iter().map(|(_, c)| c.sid.as_str()).collect::<Vec<_>>()).await?;
+    type Row = (WorkspaceId, String, Uuid, Option<String>, String, String);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT o.workspace_id, o.sid, o.campaign_id, o.status, o.from_number, o.to_phone \
+         FROM unnest($1::uuid[], $2::text[]) AS r(ws, sid) \
+         CROSS JOIN LATERAL (SELECT * FROM outbox o WHERE o.workspace_id = r.ws AND o.sid = r.sid FOR UPDATE) o",
+    )
+    .bind(best.iter().map(|(w, _)| *w).collect::<Vec<_>>())
+    .bind(best.iter().map(|(_, c)| c.sid.as_str()).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await?;
+    let by_sid: std::collections::HashMap<(WorkspaceId, &str), &StatusCallback> =
+        best.iter().map(|(w, c)| ((*w, c.sid.as_str()), *c)).collect();
+    let mut moves: Vec<(WorkspaceId, &StatusCallback)> = Vec::new();
+    let mut counts: std::collections::BTreeMap<WorkspaceId, Vec<(Uuid, &str, i64)>> = Default::default();
+    for (ws, sid, campaign, current, from, to) in &rows {
+        let Some(cb) = by_sid.get(&(*ws, sid.as_str())) else { continue };
+        let old_rank = current.as_deref().and_then(MessageStatus::parse).map_or(0, status_rank);
+        if status_rank(cb.status) <= old_rank {
+            continue;
+        }
+        moves.push((*ws, cb));
+        let counted = match cb.status {
+            MessageStatus::Delivered => Some(stats::metric::DELIVERED),
+            MessageStatus::Undelivered | MessageStatus::Failed => Some(stats::metric::UNDELIVERED),
+            _ => None,
+        };
+        if let Some(metric) = counted {
+            counts.entry(*ws).or_default().push((*campaign, metric, 1));
+        }
+        carrier_verdict(tx, *ws, cb.error_code, from, to).await?;
+    }
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let (ws, sids, statuses, codes) = (
+        moves.iter().map(|(w, _)| *w).collect::<Vec<_>>(),
+        moves.iter().map(|(_, c)| c.sid.as_str()).collect::<Vec<_>>(),
+        moves.iter().map(|(_, c)| c.status.as_str()).collect::<Vec<_>>(),
+        moves.iter().map(|(_, c)| c.error_code).collect::<Vec<_>>(),
+    );
+    for table in ["outbox", "send_log"] {
+        let updated_at = if table == "outbox" { ", updated_at = now()" } else { "" };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} t SET status = r.status, error_code = coalesce(r.code, t.error_code){updated_at} \
+             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS r(ws, sid, status, code) \
+             WHERE t.workspace_id = r.ws AND t.sid = r.sid"
+        )))
+        .bind(&ws)
+        .bind(&sids)
+        .bind(&statuses)
+        .bind(&codes)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (workspace, adds) in &counts {
+        stats::add_many(tx, *workspace, adds).await?;
+    }
+    Ok(())
+}
+
+/// What a callback's error code says about our number or their phone.
+async fn carrier_verdict(
+    tx: &mut PgConnection,
+    workspace: WorkspaceId,
+    code: Option<i32>,
+    from: &str,
+    to: &str,
+) -> sqlx::Result<()> {
+    match code {
         Some(30007) => {
-            sqlx::query("UPDATE phone_numbers SET health = 'warning', updated_at = now() WHERE workspace_id = $1 AND e164 = $2 AND health = 'good'")
-                .bind(workspace)
-                .bind(&from)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE phone_numbers SET health = 'warning', updated_at = now() \
+                 WHERE workspace_id = $1 AND e164 = $2 AND health = 'good'",
+            )
+            .bind(workspace)
+            .bind(from)
+            .execute(&mut *tx)
+            .await?;
         }
         Some(30006) => {
             sqlx::query(
-                "INSERT INTO undeliverable_numbers (workspace_id, phone, reason, error_code) VALUES ($1, $2, 'landline', 30006) \
-                 ON CONFLICT (workspace_id, phone) DO NOTHING",
+                "INSERT INTO undeliverable_numbers (workspace_id, phone, reason, error_code) \
+                 VALUES ($1, $2, 'landline', 30006) ON CONFLICT (workspace_id, phone) DO NOTHING",
             )
             .bind(workspace)
-            .bind(&to)
+            .bind(to)
             .execute(&mut *tx)
             .await?;
         }
@@ -275,18 +366,22 @@ pub async fn apply_early_callbacks(tx: &mut PgConnection, workspace: WorkspaceId
         return Ok(());
     }
     let early: Vec<(String, String, Option<i32>)> = sqlx::query_as(
-        "SELECT sid, status, error_code FROM status_callbacks WHERE workspace_id = $1 AND sid = ANY($2) ORDER BY received_at",
+        "SELECT c.sid, c.status, c.error_code FROM unnest($2::text[]) AS s(sid) \
+         CROSS JOIN LATERAL (SELECT * FROM status_callbacks c WHERE c.workspace_id = $1 AND c.sid = s.sid) c \
+         ORDER BY c.received_at",
     )
     .bind(workspace)
     .bind(sids)
     .fetch_all(&mut *tx)
     .await?;
-    for (sid, status, error_code) in early {
-        if let Some(status) = MessageStatus::parse(&status) {
-            advance_outbox(tx, workspace, &StatusCallback { sid, status, error_code, raw_dlr_done: None }).await?;
-        }
-    }
-    Ok(())
+    let early: Vec<(WorkspaceId, StatusCallback)> = early
+        .into_iter()
+        .filter_map(|(sid, status, error_code)| {
+            let status = MessageStatus::parse(&status)?;
+            Some((workspace, StatusCallback { sid, status, error_code, raw_dlr_done: None }))
+        })
+        .collect();
+    advance_outbox(tx, &early).await
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod area_codes;
 pub mod audience;
+pub mod batch;
 pub mod bus;
 pub mod campaigns;
 pub mod compliance;
@@ -31,6 +32,7 @@ pub mod secretbox;
 pub mod send_log;
 pub mod state_zones;
 pub mod stats;
+pub mod status_writer;
 pub mod templates;
 pub mod text_enum;
 pub mod twilio;

@@ -65,6 +65,8 @@ impl App {
         };
         let state = AppState {
             hub,
+            statuses: switchboard_sender::status_writer::StatusWriter::start(pool.clone()),
+            webhook_keys: Arc::default(),
             db: pool,
             redis,
             webauthn: relying_party(&config)?.map(Arc::new),

@@ -23,6 +23,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The realtime hub; also the domain's event bus (`hub.bus()`).
     pub hub: Hub,
+    /// Stores status callbacks in batches (`sender::status_writer`).
+    pub statuses: switchboard_sender::status_writer::StatusWriter,
+    /// Carrier credentials that verify webhook signatures, kept briefly.
+    pub webhook_keys: Arc<crate::webhooks::WebhookKeys>,
 }
 
 impl AppState {

@@ -7,6 +7,10 @@
 //! Processing then runs in one transaction in `sender::inbound`, so a crash midway stores
 //! nothing and Twilio's retry stores it once.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -48,6 +52,40 @@ impl Signed {
     }
 }
 
+/// Opened account credentials, kept briefly so a webhook is verified without a database read
+/// and a decryption each time (status callbacks come two or three per message sent). A
+/// signature that fails against a kept token is checked again against a fresh read, so a
+/// rotated token takes effect at once; a deleted account's is forgotten within [`Self::KEEP`].
+#[derive(Default)]
+pub struct WebhookKeys {
+    cache: Mutex<HashMap<(WorkspaceId, Uuid), (Arc<accounts::Credentials>, Instant)>>,
+}
+
+impl WebhookKeys {
+    const KEEP: Duration = Duration::from_secs(30);
+
+    fn kept(&self, path: &AccountPath) -> Option<Arc<accounts::Credentials>> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(&(path.workspace_id, path.account_id))
+            .filter(|(_, at)| at.elapsed() < Self::KEEP)
+            .map(|(creds, _)| creds.clone())
+    }
+
+    async fn open(&self, state: &AppState, path: &AccountPath) -> ApiResult<Arc<accounts::Credentials>> {
+        let mut conn = state.db.acquire().await?;
+        let creds = accounts::credentials(&mut conn, path.workspace_id, &state.config.secret_key.0, path.account_id)
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("opening account credentials: {e}")))?
+            .ok_or(ApiError::NotFound)?;
+        let creds = Arc::new(creds);
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|_, (_, at)| at.elapsed() < Self::KEEP);
+        cache.insert((path.workspace_id, path.account_id), (creds.clone(), Instant::now()));
+        Ok(creds)
+    }
+}
+
 /// Checks the signature against the account's auth token; 404 for an unknown account, 403 for
 /// a missing or wrong signature or another account's AccountSid.
 async fn verify(
@@ -57,11 +95,6 @@ async fn verify(
     headers: &HeaderMap,
     body: &[u8],
 ) -> ApiResult<Signed> {
-    let mut conn = state.db.acquire().await?;
-    let creds = accounts::credentials(&mut conn, path.workspace_id, &state.config.secret_key.0, path.account_id)
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("opening account credentials: {e}")))?
-        .ok_or(ApiError::NotFound)?;
     let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
     let url = state
         .config
@@ -69,9 +102,16 @@ async fn verify(
         .join(uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path()))
         .map_err(|e| ApiError::Internal(e.into()))?;
     let given = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let valid = signature::validate(creds.auth_token.expose(), url.as_str(), &params, given);
     let signed = Signed { params };
-    if !valid || signed.get("AccountSid") != Some(creds.account_sid.as_str()) {
+    let valid = |creds: &accounts::Credentials| {
+        signature::validate(creds.auth_token.expose(), url.as_str(), &signed.params, given)
+            && signed.get("AccountSid") == Some(creds.account_sid.as_str())
+    };
+    let passed = match state.webhook_keys.kept(path) {
+        Some(creds) if valid(&creds) => true,
+        _ => valid(&*state.webhook_keys.open(state, path).await?),
+    };
+    if !passed {
         metrics::counter!("switchboard_webhooks_rejected_total").increment(1);
         tracing::warn!(account = %path.account_id, "webhook with a bad signature refused");
         return Err(ApiError::BadSignature);
@@ -165,9 +205,7 @@ pub async fn status(
         error_code: signed.get("ErrorCode").and_then(|c| c.parse().ok()),
         raw_dlr_done: signed.get("RawDlrDoneDate").map(str::to_owned),
     };
-    let mut tx = state.db.begin().await?;
-    let fresh = inbound::receive_status(&mut tx, path.workspace_id, &callback).await?;
-    tx.commit().await?;
+    let fresh = state.statuses.write(path.workspace_id, callback).await.map_err(|e| ApiError::Internal(e.into()))?;
     if !fresh {
         metrics::counter!("switchboard_webhooks_duplicate_total", "kind" => "status").increment(1);
     }

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::classify::Disposition;
 use super::follow_up;
+use crate::batch::next_batch;
 use crate::compliance::suppression::{ConsentContext, OptOutSource, record_opt_out};
 use crate::ids::WorkspaceId;
 use crate::outbox::Claimed;
@@ -87,21 +88,8 @@ impl Recorder {
     }
 }
 
-/// Receives one item, then whatever else is already waiting, up to [`BATCH`].
-async fn next_batch<T>(rx: &mut mpsc::Receiver<T>) -> Option<Vec<T>> {
-    let first = rx.recv().await?;
-    let mut batch = vec![first];
-    while batch.len() < BATCH {
-        match rx.try_recv() {
-            Ok(item) => batch.push(item),
-            Err(_) => break,
-        }
-    }
-    Some(batch)
-}
-
 async fn write_attempts(db: PgPool, worker: String, mut rx: mpsc::Receiver<Pending>) {
-    while let Some(batch) = next_batch(&mut rx).await {
+    while let Some(batch) = next_batch(&mut rx, BATCH).await {
         let written: sqlx::Result<std::collections::HashSet<i64>> = async {
             let mut tx = db.begin().await?;
             // Only rows still claimed by this worker are called: a row recovered from a worker
@@ -140,7 +128,7 @@ async fn write_attempts(db: PgPool, worker: String, mut rx: mpsc::Receiver<Pendi
 }
 
 async fn write_ends(db: PgPool, worker: String, mut rx: mpsc::Receiver<Finished>) {
-    while let Some(batch) = next_batch(&mut rx).await {
+    while let Some(batch) = next_batch(&mut rx, BATCH).await {
         // A failed batch is retried: its rows stay claimed until it lands (or, if the process
         // dies, stale-claim recovery reads the "calling" rows as unknown).
         let mut delay = Duration::from_millis(100);
