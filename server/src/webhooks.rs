@@ -58,8 +58,11 @@ impl Signed {
 /// rotated token takes effect at once; a deleted account's is forgotten within [`Self::KEEP`].
 #[derive(Default)]
 pub struct WebhookKeys {
-    cache: Mutex<HashMap<(WorkspaceId, Uuid), (Arc<accounts::Credentials>, Instant)>>,
+    cache: Mutex<HashMap<(WorkspaceId, Uuid), Opened>>,
 }
+
+/// An account's credentials and when they were read.
+type Opened = (Arc<accounts::Credentials>, Instant);
 
 impl WebhookKeys {
     const KEEP: Duration = Duration::from_secs(30);
