@@ -41,7 +41,10 @@ pair-history and one recipient-history row each, send times spread over 120 days
 out, 0.5% undeliverable, 1,000 DNC phones and 100 DNC ranges), generated in SQL. Probes: $PROBES
 random recipients per kind on one connection, the first 10% discarded as warm-up. Screening:
 one query calling the function per recipient over UNNEST arrays (the campaign preview's shape),
-run twice per function, alternating.
+run twice per function, alternating. \`judge_send\` (migration 0011) is the form the claim and
+the preview call: a table function joined LATERAL, which PostgreSQL inlines; \`send_verdict\`
+is now a scalar wrapper around it and \`send_verdict_0007\` the original, for the ratio.
+Targets: a cooldown check's p99 under 1 ms; 100,000 recipients screened in under 300 ms.
 
 - Command: \`loadtests/bench-cooldown.sh $rows\` (driver \`loadtests/src/bin/send_log_bench/cooldown.rs\`, scratch database)
 - Date: $today; $generated

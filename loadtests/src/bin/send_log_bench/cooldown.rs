@@ -176,10 +176,20 @@ pub async fn run(pool: &PgPool, args: &Args) -> anyhow::Result<()> {
     let phones: Vec<String> = picked.iter().map(|i| their(*i)).collect();
     let keys: Vec<i64> = phones.iter().map(|p| p[1..].parse().unwrap()).collect();
     let froms: Vec<String> = picked.iter().map(|i| ours(*i)).collect();
-    for function in ["send_verdict_0007", "send_verdict", "send_verdict_0007", "send_verdict"] {
+    // `judge_send` is how the claim and the preview ask (migration 0011): a table function in
+    // FROM, inlined into the statement; the scalar forms start an executor per recipient.
+    for function in
+        ["send_verdict_0007", "send_verdict", "judge_send", "send_verdict_0007", "send_verdict", "judge_send"]
+    {
+        let (verdict, lateral) = match function {
+            "judge_send" => {
+                ("j.verdict".to_owned(), format!("CROSS JOIN LATERAL judge_send($1, p, k, f, {VERDICT_ARGS}) j"))
+            }
+            scalar => (format!("{scalar}($1, p, k, f, {VERDICT_ARGS})"), String::new()),
+        };
         let sql = format!(
-            "SELECT COALESCE(v, 'send'), count(*) FROM (SELECT {function}($1, p, k, f, {VERDICT_ARGS}) v \
-             FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(p, k, f)) s GROUP BY 1 ORDER BY 1"
+            "SELECT COALESCE(v, 'send'), count(*) FROM (SELECT {verdict} v \
+             FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(p, k, f) {lateral}) s GROUP BY 1 ORDER BY 1"
         );
         let t = Instant::now();
         let counts: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
