@@ -148,28 +148,23 @@ const MAX_ROUND: f64 = 2000.0;
 
 /// One number's loop.
 async fn run_number(shared: Arc<Shared>, number: SendingNumber, stop: watch::Receiver<bool>) {
-    let scope = Scope::Number { workspace: number.workspace, from_number: &number.e164 };
     let mut buckets = vec![Bucket::new(format!("number:{}", number.e164), number.mps / (1.0 + super::PACING_SLACK))];
     if let Some(mps) = number.account_mps {
         buckets.push(Bucket::new(format!("account:{}", number.account), mps / (1.0 + super::PACING_SLACK)));
     }
     let labels = [("number", number.e164.clone()), ("account", number.account.to_string())];
     let mut idle = true;
-    while !*stop.borrow() {
-        // A tripped account sends one probe at a time; a healthy one what fits in a second.
-        let budget = if shared.breakers.state(number.account) == super::breaker::BreakerState::Closed {
-            number.mps.clamp(1.0, MAX_ROUND) as i32
-        } else {
-            1
+    // The next round, claimed and recorded while this one's last chunk waits for its tokens, so
+    // the number never idles on the database between rounds (a 3 MPS number lost ~5% of its
+    // capacity so). Once started it is always sent, even after `stop`: its rows are recorded.
+    let mut prefetched: Option<JoinHandle<Round>> = None;
+    loop {
+        let round = match prefetched.take() {
+            Some(next) => next.await.unwrap_or_default(),
+            None if *stop.borrow() => break,
+            None => next_round(shared.clone(), number.clone()).await,
         };
-        let claimed = match claim(&shared, &number, scope, budget).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::warn!(error = %e, number = %number.e164, "engine: claim failed");
-                Vec::new()
-            }
-        };
-        if claimed.is_empty() {
+        if !round.claimed {
             idle = true;
             pause(&stop, Duration::from_secs(1)).await;
             continue;
@@ -180,16 +175,7 @@ async fn run_number(shared: Arc<Shared>, number: SendingNumber, stop: watch::Rec
             // shares a second with an on-time second one. Each number starts at its own phase.
             pause(&stop, start_phase(&number.e164).mul_f64(1.0 / number.mps.max(0.001))).await;
         }
-        // Record every claimed row in one batch, then pace and call them one by one. Recording
-        // first means the pacer's spacing reaches the carrier intact (nothing variable sits
-        // between a token and its call); a crash while waiting leaves those rows unknown, never
-        // resent — at most about a second of this number's sends.
-        let endpoint = shared.endpoints.get(&shared, number.workspace, number.account).await;
-        let prepared = futures_util::future::join_all(
-            claimed.into_iter().map(|row| prepare(&shared, row, &number, endpoint.is_some())),
-        )
-        .await;
-        let prepared: Vec<(Claimed, Recorded)> = prepared.into_iter().flatten().collect();
+        let (endpoint, prepared) = (round.endpoint, round.rows);
         let mut rows = prepared.into_iter().peekable();
         while rows.peek().is_some() {
             let first = rows.peek().map(|(row, _)| row.crusade_id).unwrap_or_default();
@@ -208,6 +194,9 @@ async fn run_number(shared: Arc<Shared>, number: SendingNumber, stop: watch::Rec
             let chunk: Vec<(Claimed, Recorded)> =
                 std::iter::from_fn(|| rows.next_if(|(row, _)| row.crusade_id == first)).take(chunk_size).collect();
             let cost: u32 = chunk.iter().map(|(row, _)| row.segments.max(1) as u32).sum();
+            if rows.peek().is_none() && !*stop.borrow() {
+                prefetched = Some(tokio::spawn(next_round(shared.clone(), number.clone())));
+            }
             // The chunk's in-flight slots first, then its tokens: a call must leave as soon as
             // its token is granted, or a late call and an on-time successor share one second.
             let (Some(endpoint), Ok(mut permits)) =
@@ -230,6 +219,46 @@ async fn run_number(shared: Arc<Shared>, number: SendingNumber, stop: watch::Rec
             }
         }
     }
+}
+
+/// One round of a number: the rows it claimed, checked again and recorded, ready to pace and
+/// call.
+#[derive(Default)]
+struct Round {
+    /// Whether the claim found anything (all of it may have ended in `prepare`).
+    claimed: bool,
+    endpoint: Option<Arc<AccountEndpoint>>,
+    rows: Vec<(Claimed, Recorded)>,
+}
+
+/// Claims what the number can send in about a second, then records every claimed row in one
+/// batch. Recording before pacing means the pacer's spacing reaches the carrier intact (nothing
+/// variable sits between a token and its call); a crash while waiting leaves those rows
+/// unknown, never resent — at most about two seconds of this number's sends.
+async fn next_round(shared: Arc<Shared>, number: SendingNumber) -> Round {
+    let scope = Scope::Number { workspace: number.workspace, from_number: &number.e164 };
+    // A tripped account sends one probe at a time; a healthy one what fits in a second.
+    let budget = if shared.breakers.state(number.account) == super::breaker::BreakerState::Closed {
+        number.mps.clamp(1.0, MAX_ROUND) as i32
+    } else {
+        1
+    };
+    let claimed = match claim(&shared, &number, scope, budget).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, number = %number.e164, "engine: claim failed");
+            Vec::new()
+        }
+    };
+    if claimed.is_empty() {
+        return Round::default();
+    }
+    let endpoint = shared.endpoints.get(&shared, number.workspace, number.account).await;
+    let prepared = futures_util::future::join_all(
+        claimed.into_iter().map(|row| prepare(&shared, row, &number, endpoint.is_some())),
+    )
+    .await;
+    Round { claimed: true, endpoint, rows: prepared.into_iter().flatten().collect() }
 }
 
 /// The carrier may have taken a call anywhere between its token and its answer. Pacing's slack
