@@ -5,6 +5,8 @@
 mod common;
 #[path = "hub/process.rs"]
 mod process;
+#[path = "engine/windows.rs"]
+mod windows;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
