@@ -2,6 +2,8 @@
 //! Twilio simulator over HTTP, the engine inside the app or the `switchboard` binary. Each test
 //! checks the simulator's own record of what it was asked to send.
 
+#[path = "engine/callbacks.rs"]
+mod callbacks;
 mod common;
 #[path = "hub/process.rs"]
 mod process;
@@ -13,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::TestApp;
 use sqlx::PgPool;
-use switchboard_loadtests::config::{AccountConfig, NumberConfig};
+use switchboard_loadtests::config::{AccountConfig, ApiKeyConfig, NumberConfig};
 use switchboard_loadtests::{
     BehaviourUpdate, CallbackConfig, Faults, RecordEntry, ReplyConfig, SimConfig, SimHandle, Simulator,
 };
@@ -45,21 +47,51 @@ async fn simulator(numbers_mps: f64, callbacks: bool) -> SimHandle {
 /// Registers the simulator's demo account (ten numbers) in the demo workspace, each number at
 /// `mps`; returns the workspace, the numbers and the account's inbound webhook URL.
 async fn carrier(app: &TestApp, sim: &SimHandle, mps: f64, public_url: &str) -> (WorkspaceId, Vec<String>, String) {
-    let demo = &sim.accounts[0];
-    let numbers: Vec<String> = demo.numbers.iter().map(|n| n.number.clone()).collect();
+    let numbers: Vec<String> = sim.accounts[0].numbers.iter().map(|n| n.number.clone()).collect();
+    let (_, inbound) = register(app, sim, 0, public_url).await;
+    sqlx::query("UPDATE phone_numbers SET mps = $1").bind(mps).execute(&app.pool).await.unwrap();
+    let ws = WorkspaceId(app.workspace_id("demo").await.parse().unwrap());
+    (ws, numbers, inbound)
+}
+
+/// Registers the simulator's account `index` (with its auth token) and its numbers in the demo
+/// workspace; returns the account's id and inbound webhook URL.
+async fn register(app: &TestApp, sim: &SimHandle, index: usize, public_url: &str) -> (Uuid, String) {
+    let account = &sim.accounts[index];
     let carrier = DemoCarrier {
-        account_sid: demo.sid.clone(),
-        auth_token: demo.auth_token.clone(),
+        account_sid: account.sid.clone(),
+        auth_token: account.auth_token.clone(),
         base_url: sim.base_url.clone(),
-        numbers: numbers.clone(),
+        numbers: account.numbers.iter().map(|n| n.number.clone()).collect(),
     };
     let mut config = common::test_config(&app.db.url);
     config.public_url = public_url.parse().unwrap();
     config.secret_key = app.secret_key.clone();
     let inbound = seed_demo_carrier(&app.pool, &config, &carrier).await.unwrap();
-    sqlx::query("UPDATE phone_numbers SET mps = $1").bind(mps).execute(&app.pool).await.unwrap();
-    let ws = WorkspaceId(app.workspace_id("demo").await.parse().unwrap());
-    (ws, numbers, inbound)
+    let id = sqlx::query_scalar("SELECT id FROM carrier_accounts WHERE account_sid = $1")
+        .bind(&account.sid)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    (id, inbound)
+}
+
+/// A simulated account besides the demo one: SID `AC` and API key `SK` + 32 × `letter`, auth
+/// token 32 × `c`, key secret 32 × `k`, and `numbers`.
+fn other_account(letter: char, numbers: &[String]) -> AccountConfig {
+    let hex = letter.to_string().repeat(32);
+    AccountConfig {
+        sid: format!("AC{hex}"),
+        auth_token: "c".repeat(32),
+        api_keys: vec![ApiKeyConfig { sid: format!("SK{hex}"), secret: "k".repeat(32) }],
+        numbers: numbers
+            .iter()
+            .map(|n| NumberConfig { number: n.clone(), mps: None, daily_cap: None, inbound_url: None })
+            .collect(),
+        messaging_services: vec![],
+        inbound_url: None,
+        max_concurrent_requests: None,
+    }
 }
 
 fn recipient(i: usize) -> String {
@@ -490,21 +522,7 @@ async fn faults_and_a_failing_account_every_row_ends_and_accounts_rotate() {
     };
     config.behaviour.callbacks.enabled = false;
     let second: Vec<String> = (0..5).map(|i| format!("+1202555020{i}")).collect();
-    config.accounts = vec![
-        SimConfig::demo_account(1),
-        AccountConfig {
-            sid: format!("AC{}", "b".repeat(32)),
-            auth_token: "c".repeat(32),
-            api_keys: vec![],
-            numbers: second
-                .iter()
-                .map(|n| NumberConfig { number: n.clone(), mps: None, daily_cap: None, inbound_url: None })
-                .collect(),
-            messaging_services: vec![],
-            inbound_url: None,
-            max_concurrent_requests: None,
-        },
-    ];
+    config.accounts = vec![SimConfig::demo_account(1), other_account('b', &second)];
     let sim = Simulator::start(config).await.unwrap();
     let app = TestApp::spawn_with(1, false, |c| {
         c.engine.enabled = true;
@@ -513,21 +531,7 @@ async fn faults_and_a_failing_account_every_row_ends_and_accounts_rotate() {
     .await;
     let (ws, numbers, _) = carrier(&app, &sim, 20.0, "http://localhost:8080").await;
     // A second account, registered with the right token.
-    let mut cfg = common::test_config(&app.db.url);
-    cfg.secret_key = app.secret_key.clone();
-    let other = &sim.accounts[1];
-    seed_demo_carrier(
-        &app.pool,
-        &cfg,
-        &DemoCarrier {
-            account_sid: other.sid.clone(),
-            auth_token: other.auth_token.clone(),
-            base_url: sim.base_url.clone(),
-            numbers: second.clone(),
-        },
-    )
-    .await
-    .unwrap();
+    register(&app, &sim, 1, "http://localhost:8080").await;
     sqlx::query("UPDATE phone_numbers SET mps = 20").execute(&app.pool).await.unwrap();
     // 30% 429 and 5% 5xx on every call.
     sim.set_faults(Faults { error_429_rate: 0.30, error_503_rate: 0.05, ..Default::default() }).unwrap();
@@ -583,4 +587,13 @@ async fn faults_and_a_failing_account_every_row_ends_and_accounts_rotate() {
     let stats = sim.stats();
     eprintln!("faults: {n} messages, simulator stats {stats:?}");
     sim.stop().await;
+}
+
+/// One series of the app's `/metrics` (Prometheus text, e.g. `name{label="v"}`); 0 when absent.
+/// The recorder is process-wide: label series with ids only this test uses.
+async fn metric(app: &TestApp, series: &str) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", app.base())).await.unwrap().text().await.unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
 }
