@@ -2,6 +2,8 @@
 //! Twilio simulator over HTTP, the engine inside the app or the `switchboard` binary. Each test
 //! checks the simulator's own record of what it was asked to send.
 
+#[path = "engine/breaker.rs"]
+mod breaker;
 #[path = "engine/callbacks.rs"]
 mod callbacks;
 mod common;
@@ -602,10 +604,23 @@ async fn faults_and_a_failing_account_every_row_ends_and_accounts_rotate() {
     let healthy = stats.accepted + rejected(20429) + rejected(20503);
     let expected = n as f64 / (1.0 - 0.35);
     assert!(healthy as f64 <= 1.10 * expected, "{healthy} calls to the healthy account for {n} messages");
-    // The failing account's breaker opened (the engine's own counter, labelled by account).
+    // The failing account answers every call 401 (20003, checked before any injected fault). Its
+    // breaker opens at the `breaker_threshold`-th consecutive failure, and from then on only a
+    // half-open probe per cool-off may go through it (one at most: the account is marked failing
+    // by its first 401 and its numbers stop within a second). Besides, only calls already on the
+    // wire when it opened reach the carrier: at most one per number of the account (a number's
+    // calls leave about 50 ms apart; the simulator answers a 401 in about a millisecond).
     assert!(
         metric(&app, &format!("switchboard_engine_breaker_opened_total{{account=\"{demo_account}\"}}")).await >= 1.0
     );
+    let threshold = u64::from(switchboard_sender::engine::EngineConfig::new("test", [0; 32]).breaker_threshold);
+    let bound = threshold + numbers.len() as u64 + 1;
+    let failing = rejected(20003);
+    assert!(
+        failing <= bound,
+        "{failing} calls through the failing account, whose breaker opens after {threshold} failures (bound {bound})"
+    );
+    assert!(healthy as f64 + failing as f64 <= 1.10 * expected + bound as f64);
     sim.stop().await;
 }
 
