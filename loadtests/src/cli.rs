@@ -57,6 +57,9 @@ pub struct SimArgs {
     /// ... replies with free text.
     #[arg(long)]
     pub text_rate: Option<f64>,
+    /// Probability that an inbound webhook is posted twice (Twilio retrying it).
+    #[arg(long)]
+    pub reply_duplicate_rate: Option<f64>,
 }
 
 fn parse_error_rate(s: &str) -> Result<(u16, f64), String> {
@@ -99,6 +102,7 @@ impl SimArgs {
         set!(replies.start_rate, self.start_rate);
         set!(replies.help_rate, self.help_rate);
         set!(replies.text_rate, self.text_rate);
+        set!(replies.duplicate_rate, self.reply_duplicate_rate);
         Ok(c)
     }
 }

@@ -129,11 +129,22 @@ pub struct ReplyConfig {
     pub delay_ms: u64,
     /// Where inbound webhooks go when neither the number nor the account names a URL.
     pub inbound_url: Option<String>,
+    /// Probability that an inbound webhook (a reply, or one from `/sim/inbound`) is posted twice,
+    /// as Twilio retries a webhook it believes failed: same parameters, same signature.
+    pub duplicate_rate: f64,
 }
 
 impl Default for ReplyConfig {
     fn default() -> Self {
-        Self { stop_rate: 0.0, start_rate: 0.0, help_rate: 0.0, text_rate: 0.0, delay_ms: 100, inbound_url: None }
+        Self {
+            stop_rate: 0.0,
+            start_rate: 0.0,
+            help_rate: 0.0,
+            text_rate: 0.0,
+            delay_ms: 100,
+            inbound_url: None,
+            duplicate_rate: 0.0,
+        }
     }
 }
 
@@ -285,7 +296,7 @@ impl SimConfig {
 /// Every rate is a probability, and the rates that share one draw sum to at most 1.
 pub fn validate_behaviour(b: &Behaviour) -> Result<(), ConfigError> {
     let (c, r, f) = (&b.callbacks, &b.replies, &b.faults);
-    let single = [c.duplicate_rate, c.reorder_rate, f.hang_rate];
+    let single = [c.duplicate_rate, c.reorder_rate, r.duplicate_rate, f.hang_rate];
     let groups = [
         c.error_rates.values().sum::<f64>(),
         r.stop_rate + r.start_rate + r.help_rate + r.text_rate,
@@ -337,6 +348,9 @@ mod tests {
         assert!(c.validate().is_err());
         c.behaviour.faults = Faults::default();
         c.behaviour.callbacks.duplicate_rate = f64::NAN;
+        assert!(c.validate().is_err());
+        c.behaviour.callbacks.duplicate_rate = 0.0;
+        c.behaviour.replies.duplicate_rate = 1.5;
         assert!(c.validate().is_err());
     }
 }

@@ -1,6 +1,6 @@
 //! What happens to a message after create: its status callbacks (sent, then the final status,
 //! with optional duplicates and reordering), and the recipient's reply (STOP, START, HELP or
-//! free text) posted to our inbound webhook. Inbound messages also enter here from
+//! free text, optionally posted twice) posted to our inbound webhook. Inbound messages also enter here from
 //! `POST /sim/inbound`.
 
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use crate::message::{API_VERSION, Direction, Message, Outcome};
 use crate::state::{Account, ReplyEntry, SimState};
 
 const REPLY_SALT: u64 = 0x5245_504C;
+const RETRY_SALT: u64 = 0x5245_5452;
 const TEXTS: [&str; 4] = ["Who is this?", "Thanks, got it", "Can you call me tomorrow?", "ok"];
 
 /// A rate as a probability `random_bool` accepts (NaN counts as never).
@@ -214,9 +215,13 @@ pub async fn receive(state: &Arc<SimState>, account: &Account, from: &str, to: &
         if let Some(kind) = kind {
             params.push(("OptOutType", kind.to_owned()));
         }
-        let ok = state.dispatcher.post_signed(&url, &account.auth_token, &params).await;
-        let counter = if ok { &state.counters.inbound_posted } else { &state.counters.inbound_failed };
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let retried =
+            ids::rng(state.seed, RETRY_SALT, seq).random_bool(probability(state.behaviour().replies.duplicate_rate));
+        for _ in 0..1 + usize::from(retried) {
+            let ok = state.dispatcher.post_signed(&url, &account.auth_token, &params).await;
+            let counter = if ok { &state.counters.inbound_posted } else { &state.counters.inbound_failed };
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
     entry
 }

@@ -92,6 +92,32 @@ async fn callbacks_can_be_duplicated_and_reordered() {
 }
 
 #[tokio::test]
+async fn inbound_webhooks_can_be_posted_twice_as_twilio_retries_them() {
+    let sim = start(|_| {}).await;
+    let hooks = Webhooks::start().await;
+    hooks.expect_token(&account(&sim).auth_token);
+    let replies = switchboard_loadtests::ReplyConfig {
+        inbound_url: Some(hooks.url("/inbound")),
+        duplicate_rate: 1.0,
+        ..Default::default()
+    };
+    sim.set_behaviour(BehaviourUpdate { replies: Some(replies), ..Default::default() }).unwrap();
+    let sent = reqwest::Client::new()
+        .post(format!("{}/sim/inbound", sim.base_url))
+        .json(&serde_json::json!({ "from": TO, "to": from(&sim), "body": "Is it still available?" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(sent.status().is_success());
+    // `/sim/inbound` answers once its webhooks are posted: both are in.
+    let got = hooks.hooks();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.iter().all(|h| h.signature_valid));
+    assert_eq!(got[0].params, got[1].params, "the retry is the same webhook");
+    assert_eq!((sim.replies().len(), sim.stats().inbound_posted), (1, 2));
+}
+
+#[tokio::test]
 async fn callbacks_off_means_none_but_messages_still_progress() {
     let sim = start(|c| c.behaviour.callbacks.enabled = false).await;
     let hooks = Webhooks::start().await;
