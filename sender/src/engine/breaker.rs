@@ -47,6 +47,12 @@ impl Breaker {
         }
     }
 
+    /// Whether the breaker is open and still cooling off at `now` (no send will be allowed
+    /// before it ends). Unlike [`Self::allow`], asking changes nothing.
+    pub fn cooling(&self, now: Instant) -> bool {
+        matches!(self.state, State::Open { until, .. } if now < until)
+    }
+
     /// Whether a send may go through now. In half-open, the first caller becomes the probe and
     /// everyone else waits for its answer.
     pub fn allow(&mut self, now: Instant) -> bool {
@@ -65,9 +71,15 @@ impl Breaker {
         }
     }
 
-    /// A send through the account succeeded (or failed for reasons not the account's).
+    /// A send through the account succeeded (or failed for reasons not the account's): resets
+    /// the count of consecutive failures, and closes the breaker when it was the half-open
+    /// probe. While open, a late answer to a call made before it opened changes nothing: only
+    /// the probe after the cool-off may close it.
     pub fn success(&mut self) {
-        self.state = State::Closed { failures: 0 };
+        match self.state {
+            State::Closed { .. } | State::HalfOpen { .. } => self.state = State::Closed { failures: 0 },
+            State::Open { .. } => {}
+        }
     }
 
     /// A send failed because of the account or the carrier. Returns true when this opened it.
@@ -111,6 +123,11 @@ impl Breakers {
         self.with(account, |b| b.allow(Instant::now()))
     }
 
+    /// Whether the account's breaker is open and cooling off now (asking changes nothing).
+    pub fn cooling(&self, account: Uuid) -> bool {
+        self.with(account, |b| b.cooling(Instant::now()))
+    }
+
     pub fn success(&self, account: Uuid) {
         self.with(account, |b| b.success())
     }
@@ -145,12 +162,23 @@ mod tests {
         assert!(b.failure(t0), "the third consecutive failure opens it");
         assert_eq!(b.state(), BreakerState::Open);
         assert!(!b.allow(t0 + Duration::from_secs(9)));
+        assert!(b.cooling(t0 + Duration::from_secs(9)) && !b.cooling(t0 + Duration::from_secs(10)));
         assert!(b.allow(t0 + Duration::from_secs(10)), "the first caller after the cool-off is the probe");
         assert_eq!(b.state(), BreakerState::HalfOpen);
         assert!(!b.allow(t0 + Duration::from_secs(10)), "one probe at a time");
         b.success();
         assert_eq!(b.state(), BreakerState::Closed);
         assert!(b.allow(t0 + Duration::from_secs(11)));
+    }
+
+    #[test]
+    fn a_late_success_while_open_does_not_close_it() {
+        let t0 = Instant::now();
+        let mut b = Breaker::new(1, Duration::from_secs(10), Duration::from_secs(60));
+        assert!(b.failure(t0));
+        b.success();
+        assert_eq!(b.state(), BreakerState::Open);
+        assert!(!b.allow(t0 + Duration::from_secs(5)), "still cooling off");
     }
 
     #[test]

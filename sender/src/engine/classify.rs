@@ -29,6 +29,9 @@ pub enum Disposition {
     /// Recorded but not called: the recipient opted out between the claim and the call. Row
     /// `canceled`.
     Withheld,
+    /// Recorded but not called: the account's breaker opened between the claim and the call.
+    /// The row goes back to the queue after `after`, its attempt given back.
+    Held { after: Duration },
 }
 
 impl Disposition {
@@ -41,7 +44,7 @@ impl Disposition {
             }
             Disposition::Unknown => Some("unknown"),
             Disposition::Withheld => Some("canceled"),
-            Disposition::Retry { .. } => None,
+            Disposition::Retry { .. } | Disposition::Held { .. } => None,
         }
     }
 
@@ -50,7 +53,7 @@ impl Disposition {
         match self {
             Disposition::OptedOut { code } | Disposition::Undeliverable { code, .. } => Some(*code),
             Disposition::Failed { code } | Disposition::Retry { code, .. } => *code,
-            Disposition::Sent { .. } | Disposition::Unknown | Disposition::Withheld => None,
+            Disposition::Sent { .. } | Disposition::Unknown | Disposition::Withheld | Disposition::Held { .. } => None,
         }
     }
 }

@@ -37,7 +37,8 @@ pub enum RowEnd {
     Called { attempt_id: Uuid, attempted_at: DateTime<Utc>, disposition: Disposition },
     /// The recipient opted out after the claim (the in-memory set): never called.
     Canceled,
-    /// Not called (account open, write failed): back to the queue after this long.
+    /// Not called nor recorded (account cooling off, write failed): back to the queue after this
+    /// long, the claim's attempt given back.
     Requeue(Duration),
 }
 
@@ -202,6 +203,9 @@ async fn apply_ends(db: &PgPool, worker: &str, batch: &[Finished]) -> sqlx::Resu
     let mut codes: Vec<Option<i32>> = Vec::with_capacity(batch.len());
     let mut not_before = Vec::with_capacity(batch.len());
     let mut accounts: Vec<Option<Uuid>> = Vec::with_capacity(batch.len());
+    // A row put back before its attempt was recorded gives the claim's attempt back: nothing was
+    // called and no history written, so it is judged again as it was before this claim.
+    let given_back: Vec<bool> = batch.iter().map(|f| matches!(f.end, RowEnd::Requeue(_))).collect();
     let mut counters: BTreeMap<WorkspaceId, Vec<(Uuid, &str, i64)>> = BTreeMap::new();
     for f in batch {
         let (state, sid, code, after) = match &f.end {
@@ -211,7 +215,7 @@ async fn apply_ends(db: &PgPool, worker: &str, batch: &[Finished]) -> sqlx::Resu
                     _ => None,
                 };
                 let after = match disposition {
-                    Disposition::Retry { after, .. } => *after,
+                    Disposition::Retry { after, .. } | Disposition::Held { after } => *after,
                     _ => Duration::ZERO,
                 };
                 let code = disposition.error_code().and_then(|c| i32::try_from(c).ok());
@@ -236,7 +240,7 @@ async fn apply_ends(db: &PgPool, worker: &str, batch: &[Finished]) -> sqlx::Resu
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "WITH mine AS MATERIALIZED ( \
            SELECT r.* FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], \
-             $7::uuid[]) AS r(ws, id, state, sid, code, not_before, account) \
+             $7::uuid[], $10::bool[]) AS r(ws, id, state, sid, code, not_before, account, given_back) \
            CROSS JOIN LATERAL ({} FOR UPDATE) l) \
          UPDATE outbox o SET state = r.state, sid = coalesce(r.sid, o.sid), error_code = r.code, \
            account_id = coalesce(r.account, o.account_id), \
@@ -244,6 +248,7 @@ async fn apply_ends(db: &PgPool, worker: &str, batch: &[Finished]) -> sqlx::Resu
            status = CASE WHEN r.state = 'sent' THEN coalesce(o.status, 'queued') ELSE o.status END, \
            not_before = CASE WHEN r.state = 'queued' THEN r.not_before ELSE o.not_before END, \
            claimed_at = CASE WHEN r.state = 'queued' THEN NULL ELSE o.claimed_at END, \
+           attempts = o.attempts - CASE WHEN r.given_back THEN 1 ELSE 0 END, \
            updated_at = $8 \
          FROM mine r WHERE o.workspace_id = r.ws AND o.id = r.id",
         still_mine("$9")
@@ -257,6 +262,7 @@ async fn apply_ends(db: &PgPool, worker: &str, batch: &[Finished]) -> sqlx::Resu
     .bind(&accounts)
     .bind(now)
     .bind(worker)
+    .bind(&given_back)
     .execute(&mut *tx)
     .await?;
     for (workspace, adds) in &counters {

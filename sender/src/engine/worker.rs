@@ -350,7 +350,8 @@ async fn prepare(shared: &Shared, row: Claimed, number: &SendingNumber, can_call
         finish(shared, row, number, RowEnd::Canceled).await;
         return None;
     }
-    if !can_call || !shared.breakers.allow(number.account) {
+    // An open breaker's rows wait (the half-open probe's slot is taken right before its call).
+    if !can_call || shared.breakers.cooling(number.account) {
         finish(shared, row, number, RowEnd::Requeue(Duration::from_secs(5))).await;
         return None;
     }
@@ -395,6 +396,10 @@ async fn call(
     let disposition = if shared.opt_outs.contains(row.workspace_id, &row.to_phone) {
         // The last look: a STOP that committed since the claim. Recorded, never called.
         Disposition::Withheld
+    } else if !shared.breakers.allow(number.account) {
+        // The account's breaker opened since this row was recorded: nothing goes through it
+        // until the cool-off ends and a probe succeeds.
+        Disposition::Held { after: shared.config.breaker_cool_off }
     } else {
         let message = NewMessage {
             to: attempt.to,
@@ -411,6 +416,8 @@ async fn call(
         classify(outcome, row.attempts)
     };
     match &disposition {
+        // Not called: neither the breaker nor the call counters hear of it.
+        Disposition::Withheld | Disposition::Held { .. } => {}
         Disposition::Retry { account_fault: true, .. } => {
             if shared.breakers.failure(number.account) {
                 tracing::warn!(account = %number.account, "engine: account breaker opened");
@@ -419,10 +426,12 @@ async fn call(
         }
         _ => shared.breakers.success(number.account),
     }
-    let code = disposition.error_code().map_or_else(|| "none".to_owned(), |c| c.to_string());
-    metrics::counter!("switchboard_engine_calls_total", "number" => number.e164.clone(),
-        "account" => number.account.to_string(), "error_code" => code)
-    .increment(1);
+    if !matches!(disposition, Disposition::Withheld | Disposition::Held { .. }) {
+        let code = disposition.error_code().map_or_else(|| "none".to_owned(), |c| c.to_string());
+        metrics::counter!("switchboard_engine_calls_total", "number" => number.e164.clone(),
+            "account" => number.account.to_string(), "error_code" => code)
+        .increment(1);
+    }
     let end = RowEnd::Called { attempt_id: attempt.id, attempted_at: attempt.at, disposition };
     finish(shared, row, number, end).await;
 }
