@@ -27,6 +27,9 @@ pub struct InboundMessage {
     pub body: String,
     pub media: Vec<(String, Option<String>)>,
     pub account_id: Uuid,
+    /// When our webhook received it: a STOP's `opted_out_at`, from which every engine instance
+    /// measures how long it took to hold the fence (`switchboard_engine_fence_seconds`).
+    pub received_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What processing did, and the confirmation to send back, if any.
@@ -107,8 +110,12 @@ pub async fn receive_message(
     .execute(&mut *tx)
     .await?;
 
-    let ctx =
-        ConsentContext { via_number: Some(msg.to.clone()), message_sid: Some(msg.sid.clone()), ..Default::default() };
+    let ctx = ConsentContext {
+        via_number: Some(msg.to.clone()),
+        message_sid: Some(msg.sid.clone()),
+        at: Some(msg.received_at),
+        ..Default::default()
+    };
     let reply = match intent {
         ReplyIntent::OptOut | ReplyIntent::OptOutByPhrase => {
             let source = if intent == ReplyIntent::OptOut { OptOutSource::Keyword } else { OptOutSource::Phrase };

@@ -130,6 +130,8 @@ pub async fn inbound(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
+    // Before anything else: a STOP's fence is timed from here (sender::inbound, received_at).
+    let received_at = chrono::Utc::now();
     let signed = verify(&state, &path, &uri, &headers, &body).await?;
     let media_count: usize = signed.get("NumMedia").and_then(|n| n.parse().ok()).unwrap_or(0).min(10);
     let msg = InboundMessage {
@@ -144,6 +146,7 @@ pub async fn inbound(
             })
             .collect(),
         account_id: path.account_id,
+        received_at,
     };
     let mut tx = state.db.begin().await?;
     let outcome = inbound::receive_message(&mut tx, path.workspace_id, &msg).await?;

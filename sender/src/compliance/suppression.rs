@@ -5,6 +5,7 @@
 //! Once `record_opt_out` has committed, the claim statement can no longer pick the phone
 //! (invariant 1).
 
+use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::ids::{UserId, WorkspaceId};
@@ -45,6 +46,10 @@ pub struct ConsentContext {
     pub message_sid: Option<String>,
     pub actor: Option<UserId>,
     pub note: Option<String>,
+    /// When the request carrying the change reached us (an inbound STOP: the moment our webhook
+    /// received it); stored as `opted_out_at` and the event's `at`. `None`: the transaction's
+    /// start.
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// Opts `phone` out of everything in the workspace. Returns true when it was not opted out
@@ -57,8 +62,9 @@ pub async fn record_opt_out(
     ctx: &ConsentContext,
 ) -> sqlx::Result<bool> {
     let inserted = sqlx::query(
-        "INSERT INTO opt_outs (workspace_id, phone, source, via_number, message_sid, needs_review, note) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (workspace_id, phone) DO NOTHING",
+        "INSERT INTO opt_outs \
+         (workspace_id, phone, source, via_number, message_sid, needs_review, note, opted_out_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now())) ON CONFLICT (workspace_id, phone) DO NOTHING",
     )
     .bind(workspace)
     .bind(phone.as_str())
@@ -67,6 +73,7 @@ pub async fn record_opt_out(
     .bind(&ctx.message_sid)
     .bind(source == OptOutSource::Phrase)
     .bind(&ctx.note)
+    .bind(ctx.at)
     .execute(&mut *tx)
     .await?
     .rows_affected()
@@ -103,8 +110,8 @@ async fn insert_event(
     ctx: &ConsentContext,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO consent_events (workspace_id, phone, kind, source, via_number, message_sid, actor_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO consent_events (workspace_id, phone, kind, source, via_number, message_sid, actor_id, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now()))",
     )
     .bind(workspace)
     .bind(phone.as_str())
@@ -113,6 +120,7 @@ async fn insert_event(
     .bind(ctx.via_number.as_ref().map(E164::as_str))
     .bind(&ctx.message_sid)
     .bind(ctx.actor)
+    .bind(ctx.at)
     .execute(tx)
     .await?;
     Ok(())

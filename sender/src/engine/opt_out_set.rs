@@ -5,10 +5,17 @@
 //!
 //! Entries only need to outlive the claims that could have missed them, so they expire after
 //! [`KEEP`]; the set stays small however many opt-outs a workspace has.
+//!
+//! How long the fence takes: an opt-out's notification carries its `opted_out_at` and source
+//! (migration 0012); for a STOP that is the moment our webhook received it. Each instance
+//! records the time from there to the entry being in its set as the histogram
+//! `switchboard_engine_fence_seconds{source}`, and logs it at DEBUG ("engine: opt-out fenced",
+//! with the phone and both times in microseconds since the epoch), which
+//! `loadtests/bench-stop-fence.sh` reads.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
@@ -42,15 +49,33 @@ impl OptOutSet {
         recent.remove(&(workspace, phone.to_owned()));
     }
 
-    /// Applies one `consent` notification payload ("<workspace> <phone> out|in").
+    /// Applies one `consent` notification payload: "<workspace> <phone> in", or
+    /// "<workspace> <phone> out" followed (since migration 0012) by "<opted_out_at µs> <source>".
+    /// For a stamped opt-out, records how long after `opted_out_at` the fence holds here.
     pub fn apply(&self, payload: &str) -> Option<()> {
-        let mut parts = payload.split(' ');
-        let workspace = WorkspaceId(Uuid::parse_str(parts.next()?).ok()?);
-        let phone = parts.next()?.to_owned();
-        match parts.next()? {
-            "out" => self.insert(workspace, phone),
-            "in" => self.remove(workspace, &phone),
-            _ => return None,
+        let Notice { workspace, phone, opted_out, stamp } = Notice::parse(payload)?;
+        match (opted_out, stamp) {
+            (false, _) => self.remove(workspace, &phone),
+            (true, None) => self.insert(workspace, phone),
+            (true, Some(stamp)) => {
+                self.insert(workspace, phone.clone());
+                // The entry is in the set from here on.
+                let applied = SystemTime::now();
+                // The clock of the instance that took the opt-out may run ahead of ours: a
+                // negative interval counts as zero.
+                let lag = applied.duration_since(stamp.at).unwrap_or_default();
+                metrics::histogram!("switchboard_engine_fence_seconds", "source" => stamp.source.clone())
+                    .record(lag.as_secs_f64());
+                tracing::debug!(
+                    workspace = %workspace.0,
+                    phone = %phone,
+                    source = %stamp.source,
+                    opted_out_at_us = micros(stamp.at),
+                    applied_at_us = micros(applied),
+                    lag_us = lag.as_micros() as u64,
+                    "engine: opt-out fenced"
+                );
+            }
         }
         metrics::counter!("switchboard_engine_consent_notifications_total").increment(1);
         Some(())
@@ -94,6 +119,54 @@ impl OptOutSet {
     }
 }
 
+/// One `consent` notification, read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub workspace: WorkspaceId,
+    pub phone: String,
+    pub opted_out: bool,
+    /// When and how the opt-out was taken (opt-outs since migration 0012).
+    pub stamp: Option<Stamp>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    /// The opt-out's `opted_out_at`: for a STOP, when our webhook received it.
+    pub at: SystemTime,
+    /// `keyword`, `phrase`, `carrier`, `manual` or `import`.
+    pub source: String,
+}
+
+impl Notice {
+    /// Reads a payload; `None` when it is not one. An opt-out without a stamp (0010's payload)
+    /// or with one that does not read is still an opt-out, unmeasured.
+    pub fn parse(payload: &str) -> Option<Self> {
+        let mut parts = payload.split(' ');
+        let workspace = WorkspaceId(Uuid::parse_str(parts.next()?).ok()?);
+        let phone = parts.next().filter(|p| !p.is_empty())?.to_owned();
+        let (opted_out, stamp) = match parts.next()? {
+            "in" => (false, None),
+            // The opt-out holds whatever follows: a stamp that does not read only goes unmeasured.
+            "out" => {
+                let micros = parts.next().and_then(|m| m.parse::<u64>().ok());
+                let source = parts.next().filter(|s| !s.is_empty());
+                let stamp = micros.zip(source).map(|(micros, source)| Stamp {
+                    at: UNIX_EPOCH + Duration::from_micros(micros),
+                    source: source.to_owned(),
+                });
+                (true, stamp)
+            }
+            _ => return None,
+        };
+        // Any fields after these are for later readers.
+        Some(Self { workspace, phone, opted_out, stamp })
+    }
+}
+
+fn micros(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).unwrap_or_default().as_micros() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,11 +175,72 @@ mod tests {
     fn notifications_add_and_remove() {
         let set = OptOutSet::default();
         let ws = WorkspaceId(Uuid::nil());
-        assert!(set.apply(&format!("{} +14155550100 out", ws.0)).is_some());
+        assert!(set.apply(&format!("{} +14155550100 out", ws.0)).is_some(), "0010's payload");
         assert!(set.contains(ws, "+14155550100"));
         assert!(!set.contains(WorkspaceId(Uuid::max()), "+14155550100"), "per workspace");
         set.apply(&format!("{} +14155550100 in", ws.0));
         assert!(!set.contains(ws, "+14155550100"));
+        assert!(set.apply(&format!("{} +14155550101 out 1764400000123456 keyword", ws.0)).is_some(), "0012's");
+        assert!(set.contains(ws, "+14155550101"));
         assert!(set.apply("garbage").is_none());
+    }
+
+    #[test]
+    fn stamped_opt_outs_read_their_time_and_source() {
+        let ws = Uuid::parse_str("0190b5a0-0000-7000-8000-000000000001").unwrap();
+        let notice = Notice::parse(&format!("{ws} +14155550100 out 1764400000123456 keyword")).unwrap();
+        assert_eq!(notice.workspace, WorkspaceId(ws));
+        assert_eq!(notice.phone, "+14155550100");
+        assert!(notice.opted_out);
+        let stamp = notice.stamp.unwrap();
+        assert_eq!(stamp.at.duration_since(UNIX_EPOCH).unwrap(), Duration::from_micros(1_764_400_000_123_456));
+        assert_eq!(stamp.source, "keyword");
+
+        let later = Notice::parse(&format!("{ws} +14155550100 out 1764400000123456 keyword more")).unwrap();
+        assert_eq!(later.stamp.map(|s| s.source).as_deref(), Some("keyword"), "later fields are ignored");
+        let plain = Notice::parse(&format!("{ws} +14155550100 out")).unwrap();
+        assert!(plain.opted_out && plain.stamp.is_none());
+        let opt_in = Notice::parse(&format!("{ws} +14155550100 in")).unwrap();
+        assert!(!opt_in.opted_out && opt_in.stamp.is_none());
+
+        for unstamped in [format!("{ws} +14155550100 out soon keyword"), format!("{ws} +14155550100 out 17644")] {
+            let notice = Notice::parse(&unstamped).unwrap();
+            assert!(notice.opted_out && notice.stamp.is_none(), "{unstamped:?}: fenced, not measured");
+        }
+        for bad in
+            [format!("{ws} +14155550100 sideways"), format!("{ws}  out"), "not-a-uuid +14155550100 out".to_owned()]
+        {
+            assert_eq!(Notice::parse(&bad), None, "{bad:?}");
+        }
+    }
+
+    /// The histogram gets the time from the stamp to the entry being in the set, and renders
+    /// through the exporter the server uses.
+    #[test]
+    fn a_stamped_opt_out_records_its_fence_time() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let set = OptOutSet::default();
+        let ws = WorkspaceId(Uuid::nil());
+        let stamped = SystemTime::now() - Duration::from_millis(250);
+        let before = SystemTime::now();
+        metrics::with_local_recorder(&recorder, || {
+            set.apply(&format!("{} +14155550100 out {} keyword", ws.0, micros(stamped))).unwrap();
+            set.apply(&format!("{} +14155550101 out", ws.0)).unwrap();
+        });
+        let elapsed = before.elapsed().unwrap().as_secs_f64();
+        assert!(set.contains(ws, "+14155550100"));
+        let text = handle.render();
+        let value = |series: &str| -> f64 {
+            let line = text.lines().find(|l| l.starts_with(series)).unwrap_or_else(|| panic!("{series} in {text}"));
+            line.rsplit(' ').next().unwrap().parse().unwrap()
+        };
+        // One sample: the unstamped opt-out records nothing.
+        assert_eq!(value("switchboard_engine_fence_seconds_count{source=\"keyword\"}"), 1.0);
+        assert_eq!(text.matches("switchboard_engine_fence_seconds_count").count(), 1, "{text}");
+        // Microsecond stamps: 250 ms less at most 1 µs of truncation, plus however long this took.
+        let sum = value("switchboard_engine_fence_seconds_sum{source=\"keyword\"}");
+        assert!((0.25 - 1e-6..=0.25 + elapsed + 1e-6).contains(&sum), "{sum}");
+        assert_eq!(value("switchboard_engine_consent_notifications_total"), 2.0);
     }
 }

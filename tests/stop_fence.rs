@@ -1,0 +1,138 @@
+//! The STOP-to-fence measurement (docs/benchmarks.md "STOP to fence",
+//! `loadtests/bench-stop-fence.sh`): a STOP signed as Twilio signs it, posted to the real
+//! webhook, puts the phone into a running engine's in-memory opt-out set, and that engine records
+//! on /metrics the time from the webhook's receipt to the fence — never more than the sender saw
+//! from before its POST to the fence, and starting before the webhook's transaction. Its own
+//! test binary: the metrics recorder is process-wide, and other engine tests send STOPs too.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::TestApp;
+use reqwest::StatusCode;
+use serde_json::json;
+use switchboard_sender::WorkspaceId;
+use switchboard_sender::bus::NullBus;
+use switchboard_sender::engine::{Engine, EngineConfig};
+use switchboard_sender::pacing::{LocalPacer, Pacer};
+use switchboard_sender::twilio::signature;
+
+const SID: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+const PUBLIC: &str = "http://localhost:8080";
+
+/// The value of one series on /metrics, `None` when it is not there.
+async fn metric(app: &TestApp, series: &str) -> Option<f64> {
+    let text = reqwest::get(format!("{}/metrics", app.base())).await.unwrap().text().await.unwrap();
+    let line = text.lines().find(|l| l.strip_prefix(series).is_some_and(|rest| rest.starts_with(' ')))?;
+    Some(line.rsplit(' ').next()?.parse().unwrap())
+}
+
+/// Posts an inbound SMS to the account's webhook, signed as Twilio signs it.
+async fn inbound(app: &TestApp, path: &str, sid: &str, from: &str, body: &str) -> (StatusCode, String) {
+    let params = [
+        ("AccountSid", SID),
+        ("ApiVersion", "2010-04-01"),
+        ("Body", body),
+        ("From", from),
+        ("MessageSid", sid),
+        ("NumMedia", "0"),
+        ("NumSegments", "1"),
+        ("SmsMessageSid", sid),
+        ("SmsSid", sid),
+        ("SmsStatus", "received"),
+        ("To", "+12015550100"),
+    ];
+    let resp = reqwest::Client::new()
+        .post(format!("{}{path}", app.base()))
+        .header("x-twilio-signature", signature::sign(TOKEN, &format!("{PUBLIC}{path}"), &params))
+        .form(&params)
+        .send()
+        .await
+        .unwrap();
+    (resp.status(), resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_stop_through_the_webhook_fences_the_engine_and_records_the_time_since_receipt() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in("admin@demo.test").await;
+    let ws = app.workspace_id("demo").await;
+    let (status, account) = admin
+        .post(
+            &format!("/api/workspaces/{ws}/accounts"),
+            json!({"name": "Main", "account_sid": SID, "auth_token": TOKEN}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{account}");
+    let path = format!("/webhooks/twilio/{ws}/{}/inbound", account["id"].as_str().unwrap());
+    let workspace = WorkspaceId(ws.parse().unwrap());
+
+    // An engine of its own (the app's is off in tests), so the test can ask it.
+    let engine = Engine::start(
+        app.pool.clone(),
+        Pacer::Local(LocalPacer::default()),
+        Arc::new(NullBus),
+        EngineConfig::new("stop-fence-test", app.secret_key.0),
+    )
+    .await
+    .unwrap();
+    let phone = "+14155550177";
+    let count = "switchboard_engine_fence_seconds_count{source=\"keyword\"}";
+    let sum = "switchboard_engine_fence_seconds_sum{source=\"keyword\"}";
+    assert!(!engine.fenced(workspace, phone));
+    assert_eq!(metric(&app, count).await, None, "nothing measured yet");
+
+    // A message that is not a STOP changes nothing.
+    assert_eq!(inbound(&app, &path, "SM00000000000000000000000000000001", phone, "hello").await.0, StatusCode::OK);
+
+    let sent = Instant::now();
+    let (status, body) = inbound(&app, &path, "SM00000000000000000000000000000002", phone, "STOP").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("unsubscribed"), "{body}");
+    while !engine.fenced(workspace, phone) {
+        assert!(sent.elapsed() < Duration::from_secs(10), "the engine never fenced {phone}");
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    let seen = sent.elapsed().as_secs_f64();
+    // The sample is recorded right after the entry lands in the set.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while metric(&app, count).await.is_none() {
+        assert!(Instant::now() < deadline, "no fence time on /metrics");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(metric(&app, count).await, Some(1.0), "one STOP, one sample");
+    let fence = metric(&app, sum).await.unwrap();
+    // Microsecond stamps may add up to 1 µs; the interval lies inside what the sender saw.
+    assert!(fence > 0.0 && fence <= seen + 1e-5, "fence {fence} s, seen from the sender {seen} s");
+
+    // The interval starts at the webhook's receipt: before its transaction began.
+    let (opted_out_at, message_at): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
+        "SELECT o.opted_out_at, m.created_at FROM opt_outs o, messages m \
+         WHERE o.phone = $1 AND m.sid = 'SM00000000000000000000000000000002'",
+    )
+    .bind(phone)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(opted_out_at < message_at, "stamped at receipt {opted_out_at}, transaction at {message_at}");
+    let event_at: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT at FROM consent_events WHERE phone = $1 AND kind = 'opt_out'")
+            .bind(phone)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(event_at, opted_out_at, "the history says the same moment");
+
+    // START lifts the fence here too, and measures nothing.
+    assert_eq!(inbound(&app, &path, "SM00000000000000000000000000000003", phone, "START").await.0, StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while engine.fenced(workspace, phone) {
+        assert!(Instant::now() < deadline, "START never reached the engine");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(metric(&app, count).await, Some(1.0));
+    engine.stop().await;
+}
