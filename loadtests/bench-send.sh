@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sender engine throughput, one command: the simulator's bare create capacity (wrk, as in
 # bench-sim.sh) and, in the same run, the engine sending a campaign through it with every guard
-# on (claim through send_verdict, pacing, record before call, batched results, counters).
+# on (claim through judge_send, pacing, record before call, batched results, counters).
 # Twice: status callbacks off (engine only) and on (realistic: every message's callbacks come
 # back through our signed webhook). Figures go into docs/benchmarks.md.
 #
@@ -102,7 +102,7 @@ section="$(cat <<MD
 \`loadtests/bench-send.sh\` (DURATION=${DURATION}s per run), $(date -u +%Y-%m-%d), $(nproc) cores, load before: $load_before.
 Engine and simulator on this box, one instance, no Redis (in-process pacing), 10 numbers of one
 account at 5,000 MPS each, a campaign of $(( (DURATION + 20) * 15000 )) recipients; every guard on (claim through
-\`send_verdict\`, pacing, send-log row before each call, batched results, live counters).
+\`judge_send\`, pacing, send-log row before each call, batched results, live counters).
 Measured over ${DURATION} s after a 10 s warm-up, from the simulator's own count of creates.
 
 | run | sends/s | ratio to bare capacity | duplicate recipients |
