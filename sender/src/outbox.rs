@@ -54,13 +54,23 @@ pub struct ClaimRound {
 
 /// The claim statement. Every due row of a running campaign in `scope` is locked (`SKIP LOCKED`:
 /// other workers and instances never take the same row) and judged by `judge_send` — the SQL
-/// function the dry-run preview calls too (migration 0011; inlined into this statement) — in the statement's snapshot, so an opt-out that
-/// committed before the statement began is seen (the STOP fence). Refused rows are skipped with
+/// function the dry-run preview calls too (migration 0011; inlined into this statement) — in the
+/// statement's snapshot, so an opt-out that committed before the statement began is seen (the
+/// STOP fence). Refused rows are skipped with
 /// their reason and counted; passing refusals (`outside_hours`, `daily_limit`) defer the row to
 /// its next opening; the rest are claimed. A row already called once (a retry after a 429, say)
 /// passed the retext cooldowns at its first claim and is judged like a follow-up: its own
 /// attempt wrote the histories those cooldowns read, so checking them again would skip it.
-const CLAIM: &str = "WITH due AS ( \
+///
+/// The scope is spliced in as text, one statement per scope, rather than bound as
+/// `($4 IS NULL OR from_number = $5)`: after five executions PostgreSQL plans a prepared
+/// statement generically, and a generic plan cannot use `from_number` as an index condition —
+/// every per-number claim then walked the whole workspace's queue (5–6 ms with 12k rows queued,
+/// growing with the queue and its dead index entries), which cost a 3 MPS number 60% of its
+/// capacity on 20-second runs (docs/benchmarks.md, "Pacing exactness").
+macro_rules! claim_sql {
+    ($scope:literal) => {
+        concat!("WITH due AS ( \
    SELECT o.workspace_id, o.id, o.campaign_id, v.verdict \
    FROM outbox o \
    JOIN campaigns c ON c.workspace_id = o.workspace_id AND c.id = o.campaign_id AND c.status = 'running' \
@@ -68,8 +78,7 @@ const CLAIM: &str = "WITH due AS ( \
                        CASE WHEN o.attempts > 0 THEN greatest(o.step, 1)::smallint ELSE o.step END, \
                        o.time_zone, o.window_days, \
                        o.window_start, o.window_end, o.max_per_24h, c.retext_recipient_days, c.retext_pair_days, $3) v \
-   WHERE o.state = 'queued' AND o.not_before <= $3 \
-     AND ($4::uuid IS NULL OR (o.workspace_id = $4 AND o.from_number = $5)) \
+   WHERE o.state = 'queued' AND o.not_before <= $3 AND ", $scope, " \
    ORDER BY o.not_before \
    LIMIT $2 \
    FOR UPDATE OF o SKIP LOCKED), \
@@ -93,7 +102,14 @@ const CLAIM: &str = "WITH due AS ( \
    FROM due WHERE o.workspace_id = due.workspace_id AND o.id = due.id \
    RETURNING o.workspace_id, o.id, o.campaign_id, o.crusade_id, o.step, o.lead_id, o.to_phone, o.from_number, \
              o.account_id, o.body, o.segments, o.attempts, coalesce(o.claimed_at, $3) AS claimed_at, o.state, o.skip_reason) \
- SELECT * FROM judged";
+ SELECT * FROM judged")
+    };
+}
+
+/// Claims due rows of every sending number.
+const CLAIM_ALL: &str = claim_sql!("TRUE");
+/// Claims due rows of one number (`outbox_number_due_idx`).
+const CLAIM_NUMBER: &str = claim_sql!("o.workspace_id = $4 AND o.from_number = $5");
 
 #[derive(sqlx::FromRow)]
 struct Judged {
@@ -112,18 +128,13 @@ pub async fn claim_round(
     limit: i64,
     now: DateTime<Utc>,
 ) -> sqlx::Result<ClaimRound> {
-    let (workspace, number) = match scope {
-        Scope::All => (None, None),
-        Scope::Number { workspace, from_number } => (Some(workspace), Some(from_number)),
+    let query = match scope {
+        Scope::All => sqlx::query_as(CLAIM_ALL).bind(worker).bind(limit).bind(now),
+        Scope::Number { workspace, from_number } => {
+            sqlx::query_as(CLAIM_NUMBER).bind(worker).bind(limit).bind(now).bind(workspace).bind(from_number)
+        }
     };
-    let judged: Vec<Judged> = sqlx::query_as(CLAIM)
-        .bind(worker)
-        .bind(limit)
-        .bind(now)
-        .bind(workspace)
-        .bind(number)
-        .fetch_all(&mut *conn)
-        .await?;
+    let judged: Vec<Judged> = query.fetch_all(&mut *conn).await?;
     let mut round = ClaimRound::default();
     let mut counts: std::collections::BTreeMap<(WorkspaceId, Uuid, String), i64> = Default::default();
     for j in judged {
