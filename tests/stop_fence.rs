@@ -31,7 +31,7 @@ async fn metric(app: &TestApp, series: &str) -> Option<f64> {
 }
 
 /// Posts an inbound SMS to the account's webhook, signed as Twilio signs it.
-async fn inbound(app: &TestApp, path: &str, sid: &str, from: &str, body: &str) -> (StatusCode, String) {
+async fn inbound(base: &str, path: &str, sid: &str, from: &str, body: &str) -> (StatusCode, String) {
     let params = [
         ("AccountSid", SID),
         ("ApiVersion", "2010-04-01"),
@@ -46,7 +46,7 @@ async fn inbound(app: &TestApp, path: &str, sid: &str, from: &str, body: &str) -
         ("To", "+12015550100"),
     ];
     let resp = reqwest::Client::new()
-        .post(format!("{}{path}", app.base()))
+        .post(format!("{base}{path}"))
         .header("x-twilio-signature", signature::sign(TOKEN, &format!("{PUBLIC}{path}"), &params))
         .form(&params)
         .send()
@@ -80,16 +80,19 @@ async fn a_stop_through_the_webhook_fences_the_engine_and_records_the_time_since
     .await
     .unwrap();
     let phone = "+14155550177";
-    let count = "switchboard_engine_fence_seconds_count{source=\"keyword\"}";
-    let sum = "switchboard_engine_fence_seconds_sum{source=\"keyword\"}";
+    let count = "switchboard_engine_fence_seconds_count{source=\"keyword\",via=\"notify\"}";
+    let sum = "switchboard_engine_fence_seconds_sum{source=\"keyword\",via=\"notify\"}";
     assert!(!engine.fenced(workspace, phone));
     assert_eq!(metric(&app, count).await, None, "nothing measured yet");
 
     // A message that is not a STOP changes nothing.
-    assert_eq!(inbound(&app, &path, "SM00000000000000000000000000000001", phone, "hello").await.0, StatusCode::OK);
+    assert_eq!(
+        inbound(app.base(), &path, "SM00000000000000000000000000000001", phone, "hello").await.0,
+        StatusCode::OK
+    );
 
     let sent = Instant::now();
-    let (status, body) = inbound(&app, &path, "SM00000000000000000000000000000002", phone, "STOP").await;
+    let (status, body) = inbound(app.base(), &path, "SM00000000000000000000000000000002", phone, "STOP").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("unsubscribed"), "{body}");
     while !engine.fenced(workspace, phone) {
@@ -127,7 +130,10 @@ async fn a_stop_through_the_webhook_fences_the_engine_and_records_the_time_since
     assert_eq!(event_at, opted_out_at, "the history says the same moment");
 
     // START lifts the fence here too, and measures nothing.
-    assert_eq!(inbound(&app, &path, "SM00000000000000000000000000000003", phone, "START").await.0, StatusCode::OK);
+    assert_eq!(
+        inbound(app.base(), &path, "SM00000000000000000000000000000003", phone, "START").await.0,
+        StatusCode::OK
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while engine.fenced(workspace, phone) {
         assert!(Instant::now() < deadline, "START never reached the engine");
@@ -135,4 +141,68 @@ async fn a_stop_through_the_webhook_fences_the_engine_and_records_the_time_since
     }
     assert_eq!(metric(&app, count).await, Some(1.0));
     engine.stop().await;
+}
+
+/// The instance whose webhook receives a STOP fences its own engine before the transaction that
+/// records the opt-out commits: with that transaction held up (the opt-out table locked), the
+/// phone is already in the engine's set and the fence is on /metrics as `via="webhook"`; once
+/// the lock goes, the STOP is answered and stored as usual. A message that is not an opt-out
+/// fences nothing.
+#[tokio::test]
+async fn the_receiving_instance_fences_a_stop_before_its_commit() {
+    let app = TestApp::spawn_with(1, false, |c| c.engine.enabled = true).await;
+    let admin = app.signed_in("admin@demo.test").await;
+    let ws = app.workspace_id("demo").await;
+    let (status, account) = admin
+        .post(
+            &format!("/api/workspaces/{ws}/accounts"),
+            json!({"name": "Main", "account_sid": SID, "auth_token": TOKEN}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{account}");
+    let path = format!("/webhooks/twilio/{ws}/{}/inbound", account["id"].as_str().unwrap());
+    let workspace = WorkspaceId(ws.parse().unwrap());
+    let opt_outs = app.instances[0].state.opt_outs.clone();
+    let phone = "+14155550178";
+    let early = "switchboard_engine_fence_seconds_count{source=\"keyword\",via=\"webhook\"}";
+
+    assert_eq!(
+        inbound(app.base(), &path, "SM00000000000000000000000000000011", phone, "hello").await.0,
+        StatusCode::OK
+    );
+    assert!(!opt_outs.contains(workspace, phone), "a plain message fences nothing");
+    assert_eq!(metric(&app, early).await, None);
+
+    // Hold every opt-out insert until the lock goes.
+    let mut blocker = app.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE opt_outs IN EXCLUSIVE MODE").execute(&mut *blocker).await.unwrap();
+    let stop = {
+        let (base, path) = (app.base().to_owned(), path.clone());
+        tokio::spawn(async move { inbound(&base, &path, "SM00000000000000000000000000000012", phone, "STOP").await })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !opt_outs.contains(workspace, phone) {
+        assert!(Instant::now() < deadline, "the receiving instance never fenced {phone}");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(!stop.is_finished(), "fenced while the webhook still waits on its transaction");
+    assert_eq!(metric(&app, early).await, Some(1.0));
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM opt_outs WHERE phone = $1")
+        .bind(phone)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "not committed yet");
+
+    blocker.rollback().await.unwrap();
+    let (status, body) = stop.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("unsubscribed"), "{body}");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM opt_outs WHERE phone = $1")
+        .bind(phone)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
+    assert!(opt_outs.contains(workspace, phone));
 }

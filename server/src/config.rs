@@ -49,6 +49,9 @@ pub struct EngineSettings {
     pub status_callbacks: bool,
     /// `ENGINE_MAX_IN_FLIGHT`: carrier calls in flight at once on this instance.
     pub max_in_flight: usize,
+    /// `ENGINE_DB_POOL`: the engine's own PostgreSQL connections (claims, attempts, results),
+    /// apart from the web pool so its load never queues the API and webhooks.
+    pub db_pool: u32,
 }
 
 impl EngineSettings {
@@ -64,7 +67,16 @@ impl EngineSettings {
             Some(v) => v.parse().ok().filter(|n| *n > 0).context("ENGINE_MAX_IN_FLIGHT must be a positive number")?,
             None => 1024,
         };
-        Ok(Self { enabled: flag("ENGINE")?, status_callbacks: flag("ENGINE_STATUS_CALLBACKS")?, max_in_flight })
+        let db_pool = match env("ENGINE_DB_POOL") {
+            Some(v) => v.parse().ok().filter(|n| *n > 0).context("ENGINE_DB_POOL must be a positive number")?,
+            None => 16,
+        };
+        Ok(Self {
+            enabled: flag("ENGINE")?,
+            status_callbacks: flag("ENGINE_STATUS_CALLBACKS")?,
+            max_in_flight,
+            db_pool,
+        })
     }
 }
 

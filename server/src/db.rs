@@ -20,8 +20,19 @@ pub struct Unreachable {
     pub cause: String,
 }
 
-/// Connects to `url`, creating the database first when the server exists but the database does not.
+/// Connections in the web pool (API, console, webhooks, hub): the sender engine has its own
+/// (`ENGINE_DB_POOL`), so a campaign at full rate never makes a STOP webhook wait for a connection.
+pub const WEB_POOL: u32 = 20;
+
+/// Connects to `url` with the web pool's size, creating the database first when the server
+/// exists but the database does not.
 pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
+    connect_sized(url, WEB_POOL).await
+}
+
+/// Connects a pool of at most `max_connections` to `url`, creating the database first when the
+/// server exists but the database does not.
+pub async fn connect_sized(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = url.parse().context("DATABASE_URL is not a valid PostgreSQL URL")?;
     let target =
         format!("{}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or("postgres"));
@@ -29,7 +40,7 @@ pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
         .await
         .map_err(|e| Unreachable { target: target.clone(), cause: first_line(&e) })?;
     PgPoolOptions::new()
-        .max_connections(20)
+        .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await

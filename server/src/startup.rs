@@ -67,6 +67,7 @@ impl App {
             hub,
             statuses: switchboard_sender::status_writer::StatusWriter::start(pool.clone()),
             webhook_keys: Arc::default(),
+            opt_outs: Default::default(),
             db: pool,
             redis,
             webauthn: relying_party(&config)?.map(Arc::new),
@@ -160,7 +161,10 @@ async fn start_engine(state: &AppState) -> anyhow::Result<Engine> {
     if state.config.engine.status_callbacks {
         config.callback_base = Some(state.config.public_url.clone());
     }
-    Engine::start(state.db.clone(), pacer, state.bus(), config).await
+    // Its own pool: hundreds of number workers claiming and recording would otherwise hold the
+    // connections a STOP webhook or a console request waits for.
+    let db = db::connect_sized(&state.config.database_url, state.config.engine.db_pool).await?;
+    Engine::start_with(db, pacer, state.bus(), config, state.opt_outs.clone()).await
 }
 
 async fn connect_redis(url: &str) -> anyhow::Result<redis::aio::ConnectionManager> {

@@ -27,6 +27,9 @@ pub struct AppState {
     pub statuses: switchboard_sender::status_writer::StatusWriter,
     /// Carrier credentials that verify webhook signatures, kept briefly.
     pub webhook_keys: Arc<crate::webhooks::WebhookKeys>,
+    /// This instance's engine's in-memory opt-out set: the inbound webhook fences a STOP there
+    /// before committing it (every other instance hears of it from PostgreSQL after the commit).
+    pub opt_outs: switchboard_sender::engine::opt_out_set::OptOutSet,
 }
 
 impl AppState {

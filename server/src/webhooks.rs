@@ -15,6 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use switchboard_sender::compliance::{ReplyIntent, classify_reply};
 use switchboard_sender::inbound::{self, InboundMessage, InboundOutcome, StatusCallback};
 use switchboard_sender::twilio::resource::MessageStatus;
 use switchboard_sender::twilio::signature;
@@ -148,6 +149,13 @@ pub async fn inbound(
         account_id: path.account_id,
         received_at,
     };
+    // A STOP fences this instance's engine now, before the transaction that records it (the
+    // other instances hear of it after the commit): sender::engine::opt_out_set.
+    let intent = classify_reply(&msg.body);
+    if intent.is_opt_out() && state.config.engine.enabled {
+        let source = if intent == ReplyIntent::OptOut { "keyword" } else { "phrase" };
+        state.opt_outs.fence_received(path.workspace_id, msg.from.as_str(), source, received_at.into());
+    }
     let mut tx = state.db.begin().await?;
     let outcome = inbound::receive_message(&mut tx, path.workspace_id, &msg).await?;
     tx.commit().await?;
@@ -168,7 +176,7 @@ pub async fn inbound(
                 "preview": msg.body.chars().take(140).collect::<String>(),
             });
             state.bus().publish(path.workspace_id, "inbox", "message.received", event);
-            if intent.is_opt_out() || intent == switchboard_sender::compliance::ReplyIntent::OptIn {
+            if intent.is_opt_out() || intent == ReplyIntent::OptIn {
                 let consent = serde_json::json!({ "phone": msg.from, "opted_out": intent.is_opt_out() });
                 state.bus().publish(path.workspace_id, "inbox", "consent.changed", consent);
             }

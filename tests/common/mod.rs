@@ -138,6 +138,7 @@ pub fn test_config(database_url: &str) -> Config {
             enabled: false,
             status_callbacks: true,
             max_in_flight: 256,
+            db_pool: 8,
         },
     }
 }
@@ -146,6 +147,8 @@ pub fn test_config(database_url: &str) -> Config {
 pub struct Instance {
     pub addr: SocketAddr,
     pub base: String,
+    /// The running server's state (its pools, its engine's opt-out set).
+    pub state: switchboard_server::state::AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -154,11 +157,12 @@ impl Instance {
     pub async fn start(config: Config) -> Self {
         let app = App::build(config).await.expect("app builds");
         let addr = app.local_addr();
+        let state = app.state().clone();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run(async {
             let _ = rx.await;
         }));
-        Self { addr, base: format!("http://{addr}"), stop: Some(tx), task: Some(task) }
+        Self { addr, base: format!("http://{addr}"), state, stop: Some(tx), task: Some(task) }
     }
 
     pub fn client(&self) -> Client {

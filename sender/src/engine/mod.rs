@@ -120,12 +120,23 @@ impl Engine {
     /// Starts the engine. Returns once its opt-out listener is in place, so a STOP committed
     /// after this returns reaches the last-moment re-check.
     pub async fn start(db: PgPool, pacer: Pacer, bus: Arc<dyn Bus>, config: EngineConfig) -> anyhow::Result<Self> {
+        Self::start_with(db, pacer, bus, config, OptOutSet::default()).await
+    }
+
+    /// [`Engine::start`] with an opt-out set the caller shares: the server's webhook puts a STOP
+    /// it receives there before committing it ([`OptOutSet::fence_received`]).
+    pub async fn start_with(
+        db: PgPool,
+        pacer: Pacer,
+        bus: Arc<dyn Bus>,
+        config: EngineConfig,
+        opt_outs: OptOutSet,
+    ) -> anyhow::Result<Self> {
         {
             let mut conn = db.acquire().await?;
             let today = chrono::Utc::now().date_naive();
             crate::send_log::ensure_partitions(&mut conn, today - chrono::Duration::days(1), 9).await?;
         }
-        let opt_outs = OptOutSet::default();
         let (ready_tx, ready) = tokio::sync::oneshot::channel();
         let listener = tokio::spawn(opt_outs.clone().listen(db.clone(), ready_tx));
         let _ = tokio::time::timeout(Duration::from_secs(10), ready).await;

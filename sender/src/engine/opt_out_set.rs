@@ -6,11 +6,19 @@
 //! Entries only need to outlive the claims that could have missed them, so they expire after
 //! [`KEEP`]; the set stays small however many opt-outs a workspace has.
 //!
+//! The instance whose webhook receives a STOP does not wait for its commit: once the signature
+//! checks out and the text reads as an opt-out, the webhook puts the phone in this instance's
+//! set ([`OptOutSet::fence_received`]) before it opens its transaction. Should that transaction
+//! fail, the entry still stands until it expires — the phone said STOP, so holding its messages
+//! is the safe side — and Twilio's retry records the opt-out. Every other instance is fenced by
+//! the notification, after the commit.
+//!
 //! How long the fence takes: an opt-out's notification carries its `opted_out_at` and source
 //! (migration 0012); for a STOP that is the moment our webhook received it. Each instance
 //! records the time from there to the entry being in its set as the histogram
-//! `switchboard_engine_fence_seconds{source}`, and logs it at DEBUG ("engine: opt-out fenced",
-//! with the phone and both times in microseconds since the epoch), which
+//! `switchboard_engine_fence_seconds{source, via}` (`via` is `webhook` for the receiving
+//! instance's early fence, `notify` for the notification), and logs it at DEBUG ("engine: opt-out
+//! fenced", with the phone, `via` and both times in microseconds since the epoch), which
 //! `loadtests/bench-stop-fence.sh` reads.
 
 use std::collections::HashMap;
@@ -44,6 +52,13 @@ impl OptOutSet {
         recent.insert((workspace, phone), now);
     }
 
+    /// The receiving instance's early fence: `phone` sent an opt-out that our webhook received at
+    /// `received_at` (signature checked), not yet committed.
+    pub fn fence_received(&self, workspace: WorkspaceId, phone: &str, source: &str, received_at: SystemTime) {
+        self.insert(workspace, phone.to_owned());
+        record_fence(workspace, phone, source, "webhook", received_at);
+    }
+
     pub fn remove(&self, workspace: WorkspaceId, phone: &str) {
         let mut recent = self.recent.write().unwrap_or_else(|p| p.into_inner());
         recent.remove(&(workspace, phone.to_owned()));
@@ -59,22 +74,7 @@ impl OptOutSet {
             (true, None) => self.insert(workspace, phone),
             (true, Some(stamp)) => {
                 self.insert(workspace, phone.clone());
-                // The entry is in the set from here on.
-                let applied = SystemTime::now();
-                // The clock of the instance that took the opt-out may run ahead of ours: a
-                // negative interval counts as zero.
-                let lag = applied.duration_since(stamp.at).unwrap_or_default();
-                metrics::histogram!("switchboard_engine_fence_seconds", "source" => stamp.source.clone())
-                    .record(lag.as_secs_f64());
-                tracing::debug!(
-                    workspace = %workspace.0,
-                    phone = %phone,
-                    source = %stamp.source,
-                    opted_out_at_us = micros(stamp.at),
-                    applied_at_us = micros(applied),
-                    lag_us = lag.as_micros() as u64,
-                    "engine: opt-out fenced"
-                );
+                record_fence(workspace, &phone, &stamp.source, "notify", stamp.at);
             }
         }
         metrics::counter!("switchboard_engine_consent_notifications_total").increment(1);
@@ -163,6 +163,26 @@ impl Notice {
     }
 }
 
+/// Records how long after `at` the fence held here (the entry is in the set from now on).
+fn record_fence(workspace: WorkspaceId, phone: &str, source: &str, via: &'static str, at: SystemTime) {
+    let applied = SystemTime::now();
+    // The clock of the instance that took the opt-out may run ahead of ours: a negative interval
+    // counts as zero.
+    let lag = applied.duration_since(at).unwrap_or_default();
+    metrics::histogram!("switchboard_engine_fence_seconds", "source" => source.to_owned(), "via" => via)
+        .record(lag.as_secs_f64());
+    tracing::debug!(
+        workspace = %workspace.0,
+        phone = %phone,
+        source = %source,
+        via = via,
+        opted_out_at_us = micros(at),
+        applied_at_us = micros(applied),
+        lag_us = lag.as_micros() as u64,
+        "engine: opt-out fenced"
+    );
+}
+
 fn micros(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH).unwrap_or_default().as_micros() as u64
 }
@@ -236,10 +256,10 @@ mod tests {
             line.rsplit(' ').next().unwrap().parse().unwrap()
         };
         // One sample: the unstamped opt-out records nothing.
-        assert_eq!(value("switchboard_engine_fence_seconds_count{source=\"keyword\"}"), 1.0);
+        assert_eq!(value("switchboard_engine_fence_seconds_count{source=\"keyword\",via=\"notify\"}"), 1.0);
         assert_eq!(text.matches("switchboard_engine_fence_seconds_count").count(), 1, "{text}");
         // Microsecond stamps: 250 ms less at most 1 µs of truncation, plus however long this took.
-        let sum = value("switchboard_engine_fence_seconds_sum{source=\"keyword\"}");
+        let sum = value("switchboard_engine_fence_seconds_sum{source=\"keyword\",via=\"notify\"}");
         assert!((0.25 - 1e-6..=0.25 + elapsed + 1e-6).contains(&sum), "{sum}");
         assert_eq!(value("switchboard_engine_consent_notifications_total"), 2.0);
     }
