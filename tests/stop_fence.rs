@@ -11,17 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::TestApp;
+use common::twilio::{self, TOKEN, inbound_params};
 use reqwest::StatusCode;
-use serde_json::json;
 use switchboard_sender::WorkspaceId;
 use switchboard_sender::bus::NullBus;
 use switchboard_sender::engine::{Engine, EngineConfig};
 use switchboard_sender::pacing::{LocalPacer, Pacer};
-use switchboard_sender::twilio::signature;
-
-const SID: &str = "AC0123456789abcdef0123456789abcdef";
-const TOKEN: &str = "0123456789abcdef0123456789abcdef";
-const PUBLIC: &str = "http://localhost:8080";
 
 /// The value of one series on /metrics, `None` when it is not there.
 async fn metric(app: &TestApp, series: &str) -> Option<f64> {
@@ -30,45 +25,12 @@ async fn metric(app: &TestApp, series: &str) -> Option<f64> {
     Some(line.rsplit(' ').next()?.parse().unwrap())
 }
 
-/// Posts an inbound SMS to the account's webhook, signed as Twilio signs it.
-async fn inbound(app: &TestApp, path: &str, sid: &str, from: &str, body: &str) -> (StatusCode, String) {
-    let params = [
-        ("AccountSid", SID),
-        ("ApiVersion", "2010-04-01"),
-        ("Body", body),
-        ("From", from),
-        ("MessageSid", sid),
-        ("NumMedia", "0"),
-        ("NumSegments", "1"),
-        ("SmsMessageSid", sid),
-        ("SmsSid", sid),
-        ("SmsStatus", "received"),
-        ("To", "+12015550100"),
-    ];
-    let resp = reqwest::Client::new()
-        .post(format!("{}{path}", app.base()))
-        .header("x-twilio-signature", signature::sign(TOKEN, &format!("{PUBLIC}{path}"), &params))
-        .form(&params)
-        .send()
-        .await
-        .unwrap();
-    (resp.status(), resp.text().await.unwrap())
-}
-
 #[tokio::test]
 async fn a_stop_through_the_webhook_fences_the_engine_and_records_the_time_since_receipt() {
     let app = TestApp::spawn().await;
-    let admin = app.signed_in("admin@demo.test").await;
-    let ws = app.workspace_id("demo").await;
-    let (status, account) = admin
-        .post(
-            &format!("/api/workspaces/{ws}/accounts"),
-            json!({"name": "Main", "account_sid": SID, "auth_token": TOKEN}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{account}");
-    let path = format!("/webhooks/twilio/{ws}/{}/inbound", account["id"].as_str().unwrap());
-    let workspace = WorkspaceId(ws.parse().unwrap());
+    let account = twilio::register_account(&app).await;
+    let hook = account.inbound;
+    let workspace = WorkspaceId(account.workspace_id.parse().unwrap());
 
     // An engine of its own (the app's is off in tests), so the test can ask it.
     let engine = Engine::start(
@@ -86,10 +48,10 @@ async fn a_stop_through_the_webhook_fences_the_engine_and_records_the_time_since
     assert_eq!(metric(&app, count).await, None, "nothing measured yet");
 
     // A message that is not a STOP changes nothing.
-    assert_eq!(inbound(&app, &path, "SM00000000000000000000000000000001", phone, "hello").await.0, StatusCode::OK);
+    hook.ok(&inbound_params("SM00000000000000000000000000000001", phone, "hello")).await;
 
     let sent = Instant::now();
-    let (status, body) = inbound(&app, &path, "SM00000000000000000000000000000002", phone, "STOP").await;
+    let (status, body) = hook.post(&inbound_params("SM00000000000000000000000000000002", phone, "STOP"), TOKEN).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("unsubscribed"), "{body}");
     while !engine.fenced(workspace, phone) {
@@ -127,7 +89,7 @@ async fn a_stop_through_the_webhook_fences_the_engine_and_records_the_time_since
     assert_eq!(event_at, opted_out_at, "the history says the same moment");
 
     // START lifts the fence here too, and measures nothing.
-    assert_eq!(inbound(&app, &path, "SM00000000000000000000000000000003", phone, "START").await.0, StatusCode::OK);
+    hook.ok(&inbound_params("SM00000000000000000000000000000003", phone, "START")).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while engine.fenced(workspace, phone) {
         assert!(Instant::now() < deadline, "START never reached the engine");
