@@ -1,5 +1,6 @@
-//! Twilio webhooks against the real server: signatures, exactly-once storage (invariant 5),
-//! STOP/START/HELP handled first, status callbacks applied out of order safely.
+//! Twilio webhooks against the real server: signatures, exactly-once storage (invariant 5), a
+//! rotated auth token in force at once, STOP/START/HELP handled first, status callbacks applied
+//! out of order safely.
 
 mod common;
 #[path = "hub/ws.rs"]
@@ -9,6 +10,7 @@ mod ws;
 use common::twilio::{self, PUBLIC, SID, TOKEN, Webhook, inbound_params};
 use common::{TestApp, assert_error};
 use reqwest::StatusCode;
+use serde_json::json;
 use switchboard_sender::twilio::signature;
 
 /// The demo workspace's account's two webhook endpoints: inbound messages and status callbacks.
@@ -66,6 +68,44 @@ async fn invariant_5_inbound_exactly_once_and_unsigned_stored_nowhere() {
     assert_eq!(count(&app, "status_callbacks").await, 2);
     let now: String = sqlx::query_scalar("SELECT status FROM messages").fetch_one(&app.pool).await.unwrap();
     assert_eq!(now, "delivered");
+}
+
+/// Credentials are kept 30 s per instance (`WebhookKeys`); a signature that fails against the
+/// kept token is checked again against a fresh read, so a rotation takes effect at once.
+#[tokio::test]
+async fn a_rotated_auth_token_is_accepted_at_once_and_the_old_one_refused() {
+    let app = TestApp::spawn().await;
+    let account = twilio::register_account(&app).await;
+    let hook = &account.inbound;
+    let phone = "+14155550123";
+    // Accepted with the current token: its credentials are now kept.
+    hook.ok(&inbound_params("SM000000000000000000000000000000c1", phone, "before the rotation")).await;
+
+    let admin = app.signed_in("admin@demo.test").await;
+    let rotated = "fedcba9876543210fedcba9876543210";
+    let (status, view) = admin
+        .patch(
+            &format!("/api/workspaces/{}/accounts/{}", account.workspace_id, account.id),
+            json!({"auth_token": rotated}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["auth_token_last4"], "3210");
+
+    // At once, well within the 30 s the old credentials are kept: the new token is accepted...
+    let (status, body) =
+        hook.post(&inbound_params("SM000000000000000000000000000000c2", phone, "after the rotation"), rotated).await;
+    assert_eq!(status, StatusCode::OK, "signed with the rotated token: {body}");
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT sid FROM messages ORDER BY sid").fetch_all(&app.pool).await.unwrap();
+    assert_eq!(stored, ["SM000000000000000000000000000000c1", "SM000000000000000000000000000000c2"]);
+
+    // ...and the old one refused, its message stored nowhere.
+    let old = inbound_params("SM000000000000000000000000000000c3", "+14155550199", "signed with the old token");
+    assert_eq!(hook.post(&old, TOKEN).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(count(&app, "messages").await, 2);
+    assert_eq!(count(&app, "conversations").await, 1, "no thread for the refused sender");
+    assert_eq!(count(&app, "opt_outs").await, 0);
 }
 
 #[tokio::test]
