@@ -7,33 +7,15 @@
 # Figures go into docs/benchmarks.md ("Pacing exactness").
 #
 #   loadtests/bench-pacing.sh      # SECONDS_AT_RATE=30 NUMBERS=200 RATES="1 3 75"
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-root="$PWD"
+source "$(dirname "${BASH_SOURCE[0]}")/bench-engine-lib.sh"
 : "${SECONDS_AT_RATE:=30}" "${NUMBERS:=200}" "${RATES:=1 3 75}" "${PORT:=4031}" "${APP_PORT:=18091}"
-if [ -z "${CARGO_TARGET_DIR:-}" ]; then
-  if [ -d /work ] && [ -w /work ]; then export CARGO_TARGET_DIR=/work/target; else export CARGO_TARGET_DIR="$root/target"; fi
-fi
 
-echo "==> cargo build --release --bin switchboard"
-cargo build --release --bin switchboard
-work="$(mktemp -d)"
-bin="$work/switchboard"
-cp "$CARGO_TARGET_DIR/release/switchboard" "$bin"
-pg="postgres://postgres@127.0.0.1:5432"
-db="switchboard_bench_pacing"
-export DATABASE_URL="$pg/$db" SECRET_KEY="$(printf '5c%.0s' $(seq 32))" REDIS_URL="" LOG_FORMAT=json RUST_LOG=warn
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+engine_bench_setup switchboard_bench_pacing 5c
 
-# The demo account of seed 1 (the one `seed --demo --simulator` registers), with NUMBERS numbers.
-"$bin" sim --bind "127.0.0.1:$PORT" --seed 1 --no-callbacks >"$work/probe.log" 2>&1 &
-probe=$!
-for _ in $(seq 100); do grep -q "Create:" "$work/probe.log" && break; sleep 0.1; done
-sid="$(awk '/Account SID:/ {print $3; exit}' "$work/probe.log")"
-token="$(awk '/Auth token:/ {print $3; exit}' "$work/probe.log")"
-kill "$probe"; wait "$probe" 2>/dev/null || true
+# The demo account of seed 1 (the one `seed --demo --simulator` registers), with NUMBERS numbers:
+# a first start tells its SID and auth token.
+start_sim --no-callbacks
+stop_sim
 numbers="$(python3 -c "print(', '.join('{ number = \"+1201200%04d\" }' % i for i in range($NUMBERS)))")"
 cat >"$work/sim.toml" <<TOML
 bind = "127.0.0.1:$PORT"
@@ -54,9 +36,7 @@ TOML
 pids+=("$!")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/sim/stats" >/dev/null && break; sleep 0.1; done
 
-psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
-"$bin" migrate >/dev/null
-"$bin" seed --demo --simulator "http://127.0.0.1:$PORT" >/dev/null
+fresh_db
 psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 <<SQL >/dev/null
 UPDATE campaigns SET status = 'completed';
 UPDATE carrier_accounts SET mps_cap = NULL, daily_cap = NULL;
@@ -66,10 +46,7 @@ INSERT INTO phone_numbers (workspace_id, id, e164, account_id, area_code, state)
   FROM carrier_accounts a, generate_series(0, $NUMBERS - 1) g;
 SQL
 
-BIND="127.0.0.1:$APP_PORT" PUBLIC_URL="http://127.0.0.1:$APP_PORT" ENGINE_STATUS_CALLBACKS=false \
-  "$bin" serve >"$work/app.log" 2>&1 &
-app=$!; pids+=("$app")
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$APP_PORT/readyz" >/dev/null && break; sleep 0.2; done
+start_app ENGINE_STATUS_CALLBACKS=false
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 rows_md=""
@@ -164,13 +141,4 @@ $rows_md
 Targets: zero windows over the rate, ≥95% of capacity used.
 MD
 )"
-python3 - "$section" <<'PY'
-import re, sys, pathlib
-doc = pathlib.Path("docs/benchmarks.md")
-text = doc.read_text()
-section = sys.argv[1].strip() + "\n"
-pattern = re.compile(r"## Pacing exactness\n.*?(?=\n## |\Z)", re.S)
-text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
-doc.write_text(text)
-PY
-echo "==> docs/benchmarks.md updated"
+write_section "$section"

@@ -13,61 +13,21 @@
 # Figures go into docs/benchmarks.md ("STOP to fence").
 #
 #   loadtests/bench-stop-fence.sh   # DURATION=60 STOPS=480 (also IDLE_/ENGINE_DURATION, _STOPS; WARMUP; ROWS)
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-root="$PWD"
+source "$(dirname "${BASH_SOURCE[0]}")/bench-engine-lib.sh"
 : "${DURATION:=60}" "${STOPS:=480}" "${IDLE_DURATION:=10}" "${IDLE_STOPS:=80}" "${ENGINE_DURATION:=15}"
 : "${ENGINE_STOPS:=120}" "${WARMUP:=10}" "${ROWS:=700000}"
 : "${PORT:=4033}" "${APP_PORT:=18093}"
-if [ -z "${CARGO_TARGET_DIR:-}" ]; then
-  if [ -d /work ] && [ -w /work ]; then export CARGO_TARGET_DIR=/work/target; else export CARGO_TARGET_DIR="$root/target"; fi
-fi
 
-echo "==> cargo build --release --bin switchboard"
-cargo build --release --bin switchboard
-work="$(mktemp -d)"
-bin="$work/switchboard"
-cp "$CARGO_TARGET_DIR/release/switchboard" "$bin"
-pg="postgres://postgres@127.0.0.1:5432"
-db="switchboard_bench_stop_fence"
+engine_bench_setup switchboard_bench_stop_fence 5d
 campaign="00000000-0000-0000-0000-00000000be05"
-export DATABASE_URL="$pg/$db" SECRET_KEY="$(printf '5d%.0s' $(seq 32))" REDIS_URL="" LOG_FORMAT=json RUST_LOG=warn
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
 started="$(date +%s)"
 
-"$bin" sim --bind "127.0.0.1:$PORT" --mps 1000000 --max-concurrent 100000 --seed 1 \
-  --callback-delay-ms 10 --delivery-delay-ms 50 >"$work/sim.log" 2>&1 &
-pids+=("$!")
-for _ in $(seq 100); do grep -q "Create:" "$work/sim.log" && break; sleep 0.1; done
-sid="$(awk '/Account SID:/ {print $3; exit}' "$work/sim.log")"
-token="$(awk '/Auth token:/ {print $3; exit}' "$work/sim.log")"
+start_sim --callback-delay-ms 10 --delivery-delay-ms 50
 sim_stat() { curl -s "http://127.0.0.1:$PORT/sim/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 
 echo "==> database: demo seed and a campaign of $ROWS recipients"
-psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
-"$bin" migrate >/dev/null
-"$bin" seed --demo --simulator "http://127.0.0.1:$PORT" >/dev/null
-psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 <<SQL >/dev/null
-UPDATE phone_numbers SET mps = 5000;
-UPDATE carrier_accounts SET mps_cap = NULL, daily_cap = NULL;
-UPDATE campaigns SET status = 'completed';
-INSERT INTO campaigns (workspace_id, id, name, status, steps, started_at, materialized_at)
-  SELECT id, '$campaign', 'Bench', 'draft', '[{"after_days": 0, "templates": ["Hi"]}]', now(), now()
-  FROM workspaces WHERE slug = 'demo';
-INSERT INTO leads (workspace_id, id, tags, phone)
-  SELECT w.id, gen_random_uuid(), ARRAY['bench'],
-         '+1' || (ARRAY['415','212','305','312','713','206','617','404','602','303'])[1 + g % 10] || (2000000 + g / 10)::text
-  FROM workspaces w, generate_series(1, $ROWS) g WHERE w.slug = 'demo';
-INSERT INTO outbox (workspace_id, campaign_id, lead_id, to_phone, to_key, from_number, body, window_start, window_end)
-  SELECT l.workspace_id, '$campaign', l.id, l.phone, substr(l.phone, 2)::bigint,
-         '+1201555010' || (abs(hashtext(l.phone)) % 10)::text, 'Hi there, this is a benchmark message.', '00:00', '24:00'
-  FROM leads l JOIN workspaces w ON w.id = l.workspace_id WHERE w.slug = 'demo' AND 'bench' = ANY(l.tags);
-INSERT INTO campaign_stats (workspace_id, campaign_id, metric, n)
-  SELECT id, '$campaign', 'materialized', $ROWS FROM workspaces WHERE slug = 'demo';
-VACUUM ANALYZE outbox;
-SQL
+fresh_db
+seed_campaign "$campaign" "$ROWS"
 # Who texts STOP: recipients of the campaign, drawn at random (some already texted by the time
 # they stop, some not yet), each to the number that texts them; and the account's webhook.
 psql "$DATABASE_URL" -AtF' ' -c "SELECT to_phone, from_number FROM outbox WHERE campaign_id = '$campaign'
@@ -131,10 +91,7 @@ with ThreadPoolExecutor(max_workers=32) as pool:
 results.close()
 CLIENT
 
-BIND="127.0.0.1:$APP_PORT" PUBLIC_URL="http://127.0.0.1:$APP_PORT" ENGINE_STATUS_CALLBACKS=true \
-  RUST_LOG="warn,switchboard_sender::engine::opt_out_set=debug" "$bin" serve >"$work/app.log" 2>&1 &
-app=$!; pids+=("$app")
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$APP_PORT/readyz" >/dev/null && break; sleep 0.2; done
+start_app ENGINE_STATUS_CALLBACKS=true RUST_LOG="warn,switchboard_sender::engine::opt_out_set=debug"
 sim_callbacks() { # on|off: for messages created from now on (as bench-send.sh: 10 ms to sent, 50 more to delivered)
   curl -sf -d "{\"callbacks\": {\"enabled\": $([ "$1" = on ] && echo true || echo false), \"sent_delay_ms\": 10, \"delivery_delay_ms\": 50}}" \
     "http://127.0.0.1:$PORT/sim/config" >/dev/null
@@ -169,8 +126,8 @@ sleep 2 # the last STOPs' fences
 curl -s "http://127.0.0.1:$APP_PORT/metrics" >"$work/metrics.txt"
 queued="$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM outbox WHERE campaign_id = '$campaign' AND state = 'queued'")"
 opt_outs="$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM opt_outs WHERE source = 'keyword'")"
-kill "$app"; wait "$app" 2>/dev/null || true
-psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+stop_app
+drop_db
 [ "$queued" -gt 0 ] || { echo "the campaign ran out of recipients during the run: raise ROWS" >&2; exit 1; }
 
 # Joins the client's records with the engine's log; the figures as shell assignments
@@ -285,13 +242,4 @@ notification leaves on commit and the answer goes out meanwhile; from the commit
 statement already excludes the phone.
 MD
 )"
-python3 - "$section" <<'DOC'
-import re, sys, pathlib
-doc = pathlib.Path("docs/benchmarks.md")
-text = doc.read_text()
-section = sys.argv[1].strip() + "\n"
-pattern = re.compile(r"## STOP to fence\n.*?(?=\n## |\Z)", re.S)
-text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
-doc.write_text(text)
-DOC
-echo "==> docs/benchmarks.md updated"
+write_section "$section"

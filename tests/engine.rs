@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use common::TestApp;
+use common::engine::sim_config;
 use sqlx::PgPool;
 use switchboard_loadtests::config::{AccountConfig, ApiKeyConfig, NumberConfig};
 use switchboard_loadtests::{
@@ -25,17 +26,8 @@ use switchboard_sender::WorkspaceId;
 use switchboard_server::commands::{DemoCarrier, seed_demo_carrier};
 use uuid::Uuid;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 async fn simulator(numbers_mps: f64, callbacks: bool) -> SimHandle {
-    let mut config = SimConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        default_mps: numbers_mps,
-        max_concurrent_requests: 10_000,
-        ..Default::default()
-    };
+    let mut config = sim_config(numbers_mps);
     config.behaviour.callbacks = CallbackConfig {
         enabled: callbacks,
         sent_delay_ms: 10,
@@ -210,15 +202,8 @@ fn creates_by_recipient(record: &[RecordEntry]) -> HashMap<String, usize> {
 #[tokio::test]
 async fn engine_sends_every_row_once_and_callbacks_complete_the_counts() {
     let sim = simulator(50.0, true).await;
-    let port = free_port();
-    let public = format!("http://127.0.0.1:{port}");
-    let app = TestApp::spawn_with(1, false, |c| {
-        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
-        c.public_url = public.parse().unwrap();
-        c.engine.enabled = true;
-    })
-    .await;
-    let (ws, numbers, _) = carrier(&app, &sim, 50.0, &public).await;
+    let app = TestApp::spawn_engine(|_| {}).await;
+    let (ws, numbers, _) = carrier(&app, &sim, 50.0, app.base()).await;
     let campaign = campaign(&app.pool, ws, &numbers, 300).await;
     wait_completed(&app.pool, campaign, Duration::from_secs(60)).await;
 
@@ -255,16 +240,8 @@ async fn engine_sends_every_row_once_and_callbacks_complete_the_counts() {
 #[tokio::test]
 async fn invariant_1_stop_fence_at_full_rate_against_the_simulator() {
     let sim = simulator(40.0, false).await;
-    let port = free_port();
-    let public = format!("http://127.0.0.1:{port}");
-    let app = TestApp::spawn_with(1, false, |c| {
-        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
-        c.public_url = public.parse().unwrap();
-        c.engine.enabled = true;
-        c.engine.status_callbacks = false;
-    })
-    .await;
-    let (ws, numbers, inbound) = carrier(&app, &sim, 40.0, &public).await;
+    let app = TestApp::spawn_engine(|c| c.engine.status_callbacks = false).await;
+    let (ws, numbers, inbound) = carrier(&app, &sim, 40.0, app.base()).await;
     sim.set_behaviour(BehaviourUpdate {
         replies: Some(ReplyConfig { inbound_url: Some(inbound), ..Default::default() }),
         ..Default::default()
@@ -321,16 +298,8 @@ async fn invariant_1_stop_fence_at_full_rate_against_the_simulator() {
 async fn follow_ups_go_after_their_delay_and_a_reply_cancels_them() {
     use sha2::Digest;
     let sim = simulator(50.0, false).await;
-    let port = free_port();
-    let public = format!("http://127.0.0.1:{port}");
-    let app = TestApp::spawn_with(1, false, |c| {
-        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
-        c.public_url = public.parse().unwrap();
-        c.engine.enabled = true;
-        c.engine.status_callbacks = false;
-    })
-    .await;
-    let (ws, numbers, inbound) = carrier(&app, &sim, 50.0, &public).await;
+    let app = TestApp::spawn_engine(|c| c.engine.status_callbacks = false).await;
+    let (ws, numbers, inbound) = carrier(&app, &sim, 50.0, app.base()).await;
     sim.set_behaviour(BehaviourUpdate {
         replies: Some(ReplyConfig { inbound_url: Some(inbound), ..Default::default() }),
         ..Default::default()
@@ -516,12 +485,7 @@ async fn invariant_2_once_per_campaign_across_two_instances_and_a_kill_9() {
 
 #[tokio::test]
 async fn faults_and_a_failing_account_every_row_ends_and_accounts_rotate() {
-    let mut config = SimConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        default_mps: 100.0,
-        max_concurrent_requests: 10_000,
-        ..Default::default()
-    };
+    let mut config = sim_config(100.0);
     config.behaviour.callbacks.enabled = false;
     let second: Vec<String> = (0..5).map(|i| format!("+1202555020{i}")).collect();
     config.accounts = vec![SimConfig::demo_account(1), other_account('b', &second)];

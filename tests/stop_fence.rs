@@ -11,17 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::TestApp;
+use common::twilio::{self, TOKEN, inbound_params};
 use reqwest::StatusCode;
-use serde_json::json;
 use switchboard_sender::WorkspaceId;
 use switchboard_sender::bus::NullBus;
 use switchboard_sender::engine::{Engine, EngineConfig};
 use switchboard_sender::pacing::{LocalPacer, Pacer};
-use switchboard_sender::twilio::signature;
-
-const SID: &str = "AC0123456789abcdef0123456789abcdef";
-const TOKEN: &str = "0123456789abcdef0123456789abcdef";
-const PUBLIC: &str = "http://localhost:8080";
 
 /// The value of one series on /metrics, `None` when it is not there.
 async fn metric(app: &TestApp, series: &str) -> Option<f64> {
@@ -30,45 +25,12 @@ async fn metric(app: &TestApp, series: &str) -> Option<f64> {
     Some(line.rsplit(' ').next()?.parse().unwrap())
 }
 
-/// Posts an inbound SMS to the account's webhook, signed as Twilio signs it.
-async fn inbound(base: &str, path: &str, sid: &str, from: &str, body: &str) -> (StatusCode, String) {
-    let params = [
-        ("AccountSid", SID),
-        ("ApiVersion", "2010-04-01"),
-        ("Body", body),
-        ("From", from),
-        ("MessageSid", sid),
-        ("NumMedia", "0"),
-        ("NumSegments", "1"),
-        ("SmsMessageSid", sid),
-        ("SmsSid", sid),
-        ("SmsStatus", "received"),
-        ("To", "+12015550100"),
-    ];
-    let resp = reqwest::Client::new()
-        .post(format!("{base}{path}"))
-        .header("x-twilio-signature", signature::sign(TOKEN, &format!("{PUBLIC}{path}"), &params))
-        .form(&params)
-        .send()
-        .await
-        .unwrap();
-    (resp.status(), resp.text().await.unwrap())
-}
-
 #[tokio::test]
 async fn a_stop_through_the_webhook_fences_the_engine_and_records_the_time_since_receipt() {
     let app = TestApp::spawn().await;
-    let admin = app.signed_in("admin@demo.test").await;
-    let ws = app.workspace_id("demo").await;
-    let (status, account) = admin
-        .post(
-            &format!("/api/workspaces/{ws}/accounts"),
-            json!({"name": "Main", "account_sid": SID, "auth_token": TOKEN}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{account}");
-    let path = format!("/webhooks/twilio/{ws}/{}/inbound", account["id"].as_str().unwrap());
-    let workspace = WorkspaceId(ws.parse().unwrap());
+    let account = twilio::register_account(&app).await;
+    let hook = account.inbound;
+    let workspace = WorkspaceId(account.workspace_id.parse().unwrap());
 
     // An engine of its own (the app's is off in tests), so the test can ask it.
     let engine = Engine::start(
@@ -86,13 +48,10 @@ async fn a_stop_through_the_webhook_fences_the_engine_and_records_the_time_since
     assert_eq!(metric(&app, count).await, None, "nothing measured yet");
 
     // A message that is not a STOP changes nothing.
-    assert_eq!(
-        inbound(app.base(), &path, "SM00000000000000000000000000000001", phone, "hello").await.0,
-        StatusCode::OK
-    );
+    hook.ok(&inbound_params("SM00000000000000000000000000000001", phone, "hello")).await;
 
     let sent = Instant::now();
-    let (status, body) = inbound(app.base(), &path, "SM00000000000000000000000000000002", phone, "STOP").await;
+    let (status, body) = hook.post(&inbound_params("SM00000000000000000000000000000002", phone, "STOP"), TOKEN).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("unsubscribed"), "{body}");
     while !engine.fenced(workspace, phone) {
@@ -130,10 +89,7 @@ async fn a_stop_through_the_webhook_fences_the_engine_and_records_the_time_since
     assert_eq!(event_at, opted_out_at, "the history says the same moment");
 
     // START lifts the fence here too, and measures nothing.
-    assert_eq!(
-        inbound(app.base(), &path, "SM00000000000000000000000000000003", phone, "START").await.0,
-        StatusCode::OK
-    );
+    hook.ok(&inbound_params("SM00000000000000000000000000000003", phone, "START")).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while engine.fenced(workspace, phone) {
         assert!(Instant::now() < deadline, "START never reached the engine");
@@ -151,25 +107,14 @@ async fn a_stop_through_the_webhook_fences_the_engine_and_records_the_time_since
 #[tokio::test]
 async fn the_receiving_instance_fences_a_stop_before_its_commit() {
     let app = TestApp::spawn_with(1, false, |c| c.engine.enabled = true).await;
-    let admin = app.signed_in("admin@demo.test").await;
-    let ws = app.workspace_id("demo").await;
-    let (status, account) = admin
-        .post(
-            &format!("/api/workspaces/{ws}/accounts"),
-            json!({"name": "Main", "account_sid": SID, "auth_token": TOKEN}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{account}");
-    let path = format!("/webhooks/twilio/{ws}/{}/inbound", account["id"].as_str().unwrap());
-    let workspace = WorkspaceId(ws.parse().unwrap());
+    let account = twilio::register_account(&app).await;
+    let hook = Arc::new(account.inbound);
+    let workspace = WorkspaceId(account.workspace_id.parse().unwrap());
     let opt_outs = app.instances[0].state.opt_outs.clone();
     let phone = "+14155550178";
     let early = "switchboard_engine_fence_seconds_count{source=\"keyword\",via=\"webhook\"}";
 
-    assert_eq!(
-        inbound(app.base(), &path, "SM00000000000000000000000000000011", phone, "hello").await.0,
-        StatusCode::OK
-    );
+    hook.ok(&inbound_params("SM00000000000000000000000000000011", phone, "hello")).await;
     assert!(!opt_outs.contains(workspace, phone), "a plain message fences nothing");
     assert_eq!(metric(&app, early).await, None);
 
@@ -177,8 +122,10 @@ async fn the_receiving_instance_fences_a_stop_before_its_commit() {
     let mut blocker = app.pool.begin().await.unwrap();
     sqlx::query("LOCK TABLE opt_outs IN EXCLUSIVE MODE").execute(&mut *blocker).await.unwrap();
     let stop = {
-        let (base, path) = (app.base().to_owned(), path.clone());
-        tokio::spawn(async move { inbound(&base, &path, "SM00000000000000000000000000000012", phone, "STOP").await })
+        let hook = hook.clone();
+        tokio::spawn(async move {
+            hook.post(&inbound_params("SM00000000000000000000000000000012", phone, "STOP"), TOKEN).await
+        })
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     while !opt_outs.contains(workspace, phone) {

@@ -1,80 +1,22 @@
-//! Twilio webhooks against the real server: signatures, exactly-once storage (invariant 5),
-//! STOP/START/HELP handled first, status callbacks applied out of order safely.
+//! Twilio webhooks against the real server: signatures, exactly-once storage (invariant 5), a
+//! rotated auth token in force at once, STOP/START/HELP handled first, status callbacks applied
+//! out of order safely.
 
 mod common;
 #[path = "hub/ws.rs"]
 #[allow(dead_code)] // the hub tests use the rest of this client
 mod ws;
 
+use common::twilio::{self, PUBLIC, SID, TOKEN, Webhook, inbound_params};
 use common::{TestApp, assert_error};
 use reqwest::StatusCode;
 use serde_json::json;
 use switchboard_sender::twilio::signature;
 
-const SID: &str = "AC0123456789abcdef0123456789abcdef";
-const TOKEN: &str = "0123456789abcdef0123456789abcdef";
-const PUBLIC: &str = "http://localhost:8080";
-
-struct Hook {
-    base: String,
-    path: String,
-}
-
-impl Hook {
-    async fn post(&self, params: &[(&str, &str)], token: &str) -> (StatusCode, String) {
-        let sig = signature::sign(token, &format!("{PUBLIC}{}", self.path), params);
-        self.post_with_signature(params, &sig).await
-    }
-
-    /// Posts correctly signed and expects 200; returns the body.
-    async fn ok(&self, params: &[(&str, &str)]) -> String {
-        let (status, body) = self.post(params, TOKEN).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body
-    }
-
-    async fn post_with_signature(&self, params: &[(&str, &str)], sig: &str) -> (StatusCode, String) {
-        let resp = reqwest::Client::new()
-            .post(format!("{}{}", self.base, self.path))
-            .header("x-twilio-signature", sig)
-            .form(params)
-            .send()
-            .await
-            .unwrap();
-        (resp.status(), resp.text().await.unwrap())
-    }
-}
-
-/// An account in the demo workspace and its two webhook endpoints.
-async fn hooks(app: &TestApp) -> (Hook, Hook) {
-    let admin = app.signed_in("admin@demo.test").await;
-    let ws = app.workspace_id("demo").await;
-    let (status, account) = admin
-        .post(
-            &format!("/api/workspaces/{ws}/accounts"),
-            json!({"name": "Main", "account_sid": SID, "auth_token": TOKEN}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{account}");
-    let path = |kind: &str| format!("/webhooks/twilio/{ws}/{}/{kind}", account["id"].as_str().unwrap());
-    (
-        Hook { base: app.base().to_owned(), path: path("inbound") },
-        Hook { base: app.base().to_owned(), path: path("status") },
-    )
-}
-
-fn inbound<'a>(sid: &'a str, from: &'a str, body: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("AccountSid", SID),
-        ("ApiVersion", "2010-04-01"),
-        ("Body", body),
-        ("From", from),
-        ("MessageSid", sid),
-        ("NumMedia", "0"),
-        ("NumSegments", "1"),
-        ("SmsSid", sid),
-        ("To", "+12015550100"),
-    ]
+/// The demo workspace's account's two webhook endpoints: inbound messages and status callbacks.
+async fn hooks(app: &TestApp) -> (Webhook, Webhook) {
+    let account = twilio::register_account(app).await;
+    (account.inbound, account.status)
 }
 
 async fn count(app: &TestApp, table: &str) -> i64 {
@@ -85,12 +27,12 @@ async fn count(app: &TestApp, table: &str) -> i64 {
 async fn invariant_5_inbound_exactly_once_and_unsigned_stored_nowhere() {
     let app = TestApp::spawn().await;
     let (hook, status_hook) = hooks(&app).await;
-    let params = inbound("SM00000000000000000000000000000001", "+14155550123", "Is the house still for sale?");
+    let params = inbound_params("SM00000000000000000000000000000001", "+14155550123", "Is the house still for sale?");
 
     // Badly signed: wrong token, tampered parameter, another URL, no header → 403, nothing stored.
     let (status, _) = hook.post(&params, "ffffffffffffffffffffffffffffffff").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let good = signature::sign(TOKEN, &format!("{PUBLIC}{}", hook.path), &params);
+    let good = hook.sign(TOKEN, &params);
     let mut tampered = params.clone();
     tampered[2] = ("Body", "STOP");
     assert_eq!(hook.post_with_signature(&tampered, &good).await.0, StatusCode::FORBIDDEN);
@@ -128,6 +70,44 @@ async fn invariant_5_inbound_exactly_once_and_unsigned_stored_nowhere() {
     assert_eq!(now, "delivered");
 }
 
+/// Credentials are kept 30 s per instance (`WebhookKeys`); a signature that fails against the
+/// kept token is checked again against a fresh read, so a rotation takes effect at once.
+#[tokio::test]
+async fn a_rotated_auth_token_is_accepted_at_once_and_the_old_one_refused() {
+    let app = TestApp::spawn().await;
+    let account = twilio::register_account(&app).await;
+    let hook = &account.inbound;
+    let phone = "+14155550123";
+    // Accepted with the current token: its credentials are now kept.
+    hook.ok(&inbound_params("SM000000000000000000000000000000c1", phone, "before the rotation")).await;
+
+    let admin = app.signed_in("admin@demo.test").await;
+    let rotated = "fedcba9876543210fedcba9876543210";
+    let (status, view) = admin
+        .patch(
+            &format!("/api/workspaces/{}/accounts/{}", account.workspace_id, account.id),
+            json!({"auth_token": rotated}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["auth_token_last4"], "3210");
+
+    // At once, well within the 30 s the old credentials are kept: the new token is accepted...
+    let (status, body) =
+        hook.post(&inbound_params("SM000000000000000000000000000000c2", phone, "after the rotation"), rotated).await;
+    assert_eq!(status, StatusCode::OK, "signed with the rotated token: {body}");
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT sid FROM messages ORDER BY sid").fetch_all(&app.pool).await.unwrap();
+    assert_eq!(stored, ["SM000000000000000000000000000000c1", "SM000000000000000000000000000000c2"]);
+
+    // ...and the old one refused, its message stored nowhere.
+    let old = inbound_params("SM000000000000000000000000000000c3", "+14155550199", "signed with the old token");
+    assert_eq!(hook.post(&old, TOKEN).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(count(&app, "messages").await, 2);
+    assert_eq!(count(&app, "conversations").await, 1, "no thread for the refused sender");
+    assert_eq!(count(&app, "opt_outs").await, 0);
+}
+
 #[tokio::test]
 async fn stop_start_and_help_are_handled_first_with_one_confirmation() {
     let app = TestApp::spawn().await;
@@ -139,7 +119,7 @@ async fn stop_start_and_help_are_handled_first_with_one_confirmation() {
     let ws_id = app.workspace_id("demo").await;
     assert_eq!(inbox.subscribe(&ws_id, "inbox", serde_json::json!({})).await["type"], "subscribed");
 
-    let twiml = hook.ok(&inbound("SM000000000000000000000000000000a1", phone, " Stop ")).await;
+    let twiml = hook.ok(&inbound_params("SM000000000000000000000000000000a1", phone, " Stop ")).await;
     assert!(twiml.contains("unsubscribed"), "{twiml}");
     let opted: (String, String) = sqlx::query_as("SELECT source, via_number FROM opt_outs WHERE phone = $1")
         .bind(phone)
@@ -154,17 +134,17 @@ async fn stop_start_and_help_are_handled_first_with_one_confirmation() {
     assert_eq!(consent["data"]["opted_out"], true);
 
     // A second STOP is stored on the thread but confirmed no more.
-    let twiml = hook.ok(&inbound("SM000000000000000000000000000000a2", phone, "STOP")).await;
+    let twiml = hook.ok(&inbound_params("SM000000000000000000000000000000a2", phone, "STOP")).await;
     assert!(twiml.contains("<Response></Response>"), "{twiml}");
 
-    let twiml = hook.ok(&inbound("SM000000000000000000000000000000a3", phone, "help")).await;
+    let twiml = hook.ok(&inbound_params("SM000000000000000000000000000000a3", phone, "help")).await;
     assert!(twiml.contains("Reply STOP"), "{twiml}");
-    let twiml = hook.ok(&inbound("SM000000000000000000000000000000a4", phone, "START")).await;
+    let twiml = hook.ok(&inbound_params("SM000000000000000000000000000000a4", phone, "START")).await;
     assert!(twiml.contains("resubscribed"), "{twiml}");
     assert_eq!(count(&app, "opt_outs").await, 0);
 
     // Plain language opts out too, flagged for review.
-    hook.ok(&inbound("SM000000000000000000000000000000a5", phone, "please stop texting me")).await;
+    hook.ok(&inbound_params("SM000000000000000000000000000000a5", phone, "please stop texting me")).await;
     let review: bool = sqlx::query_scalar("SELECT needs_review FROM opt_outs WHERE phone = $1")
         .bind(phone)
         .fetch_one(&app.pool)
@@ -181,13 +161,16 @@ async fn stop_start_and_help_are_handled_first_with_one_confirmation() {
 async fn malformed_webhooks_are_refused_with_a_reason() {
     let app = TestApp::spawn().await;
     let (hook, _) = hooks(&app).await;
-    let (status, body) = hook.post(&inbound("SM000000000000000000000000000000b1", "not-a-phone", "hi"), TOKEN).await;
+    let (status, body) =
+        hook.post(&inbound_params("SM000000000000000000000000000000b1", "not-a-phone", "hi"), TOKEN).await;
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_error(status, &body, StatusCode::BAD_REQUEST, "validation_failed");
     assert_eq!(body["field"], "From");
     let ws = app.workspace_id("demo").await;
-    let ghost =
-        Hook { base: app.base().to_owned(), path: format!("/webhooks/twilio/{ws}/{}/inbound", uuid::Uuid::new_v4()) };
-    assert_eq!(ghost.post(&inbound("SMx", "+14155550123", "hi"), TOKEN).await.0, StatusCode::NOT_FOUND);
+    let ghost = Webhook {
+        base: app.base().to_owned(),
+        path: format!("/webhooks/twilio/{ws}/{}/inbound", uuid::Uuid::new_v4()),
+    };
+    assert_eq!(ghost.post(&inbound_params("SMx", "+14155550123", "hi"), TOKEN).await.0, StatusCode::NOT_FOUND);
     assert_eq!(count(&app, "messages").await, 0);
 }

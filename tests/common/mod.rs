@@ -6,13 +6,18 @@
 //!   ephemeral port against a fresh database.
 //! - [`TestApp::spawn_pair`]: two instances sharing one database and one Redis.
 //! - [`Client`]: an HTTP client with a cookie jar that signs in and sends the CSRF header.
+//! - [`twilio`]: a carrier account registered through the API and webhooks signed as Twilio signs.
+//! - [`engine`]: [`TestApp::spawn_engine`], the app with the engine on where the Twilio simulator's
+//!   webhooks reach it, and the simulator's configuration.
 //!
 //! Real PostgreSQL at TEST_PG_URL (default postgres://postgres@127.0.0.1:5432) and real Redis at
 //! TEST_REDIS_URL (default redis://127.0.0.1:6379).
 
 #![allow(dead_code)]
 
+pub mod engine;
 pub mod pg_proxy;
+pub mod twilio;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -39,12 +39,7 @@ fn is_final(status: &str) -> bool {
 #[tokio::test]
 async fn invariant_5_retried_and_reordered_webhooks_from_the_simulator_are_stored_and_counted_once() {
     let b_numbers: Vec<String> = (0..5).map(|i| format!("+1202555030{i}")).collect();
-    let mut config = SimConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        default_mps: 50.0,
-        max_concurrent_requests: 10_000,
-        ..Default::default()
-    };
+    let mut config = sim_config(50.0);
     config.accounts = vec![SimConfig::demo_account(1), other_account('d', &b_numbers)];
     config.behaviour.callbacks = CallbackConfig {
         sent_delay_ms: 10,
@@ -56,17 +51,10 @@ async fn invariant_5_retried_and_reordered_webhooks_from_the_simulator_are_store
         ..Default::default()
     };
     let sim = Simulator::start(config).await.unwrap();
-    let port = free_port();
-    let public = format!("http://127.0.0.1:{port}");
-    let app = TestApp::spawn_with(1, false, |c| {
-        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
-        c.public_url = public.parse().unwrap();
-        c.engine.enabled = true;
-    })
-    .await;
-    let (ws, a_numbers, inbound) = carrier(&app, &sim, 50.0, &public).await;
+    let app = TestApp::spawn_engine(|_| {}).await;
+    let (ws, a_numbers, inbound) = carrier(&app, &sim, 50.0, app.base()).await;
     // B sends with its API key; the auth token webhooks are checked against is an old one.
-    let (b, _) = register(&app, &sim, 1, &public).await;
+    let (b, _) = register(&app, &sim, 1, app.base()).await;
     let key = &sim.accounts[1].api_keys[0];
     let stale = AccountChange {
         auth_token: Some(Secret::new("0".repeat(32))),

@@ -1,0 +1,110 @@
+# shellcheck shell=bash
+# Shared by the sender engine benchmarks (bench-send.sh, bench-pacing.sh, bench-stop-fence.sh):
+# a copy of the release binary, the Twilio simulator and `switchboard serve` started in the
+# background and stopped on exit, a fresh benchmark database with the demo seed and a bench
+# campaign, and the script's own section of docs/benchmarks.md written anew.
+#
+# Sourcing it moves to the repository root and defaults CARGO_TARGET_DIR. `engine_bench_setup`
+# sets `work` (a scratch folder, removed on exit), `bin` (the binary's copy in it), `pg`, `db`
+# and `pids` (killed on exit) and exports the server's environment; the functions below read
+# PORT (the simulator's) and APP_PORT (the server's).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root="$PWD"
+if [ -z "${CARGO_TARGET_DIR:-}" ]; then
+  if [ -d /work ] && [ -w /work ]; then export CARGO_TARGET_DIR=/work/target; else export CARGO_TARGET_DIR="$root/target"; fi
+fi
+
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+
+# engine_bench_setup DB KEY_BYTE: builds the release binary and runs a copy of it (so another
+# build in the shared target dir cannot swap it mid-run), against database DB, with SECRET_KEY
+# 32 times the hex byte KEY_BYTE.
+engine_bench_setup() {
+  echo "==> cargo build --release --bin switchboard"
+  cargo build --release --bin switchboard
+  work="$(mktemp -d)"
+  bin="$work/switchboard"
+  cp "$CARGO_TARGET_DIR/release/switchboard" "$bin"
+  pg="postgres://postgres@127.0.0.1:5432"
+  db="$1"
+  local key="" _
+  for _ in $(seq 32); do key+="$2"; done
+  export DATABASE_URL="$pg/$db" SECRET_KEY="$key" REDIS_URL="" LOG_FORMAT=json RUST_LOG=warn
+  pids=()
+  trap cleanup EXIT
+}
+
+# start_sim [FLAG ...]: the simulator on 127.0.0.1:$PORT, seed 1, with no rate or concurrency
+# limit of its own to speak of, logging to $work/sim.log; returns once it serves. Sets sim_pid,
+# and sid and token: its demo account's (the one `seed --demo --simulator` registers).
+start_sim() {
+  "$bin" sim --bind "127.0.0.1:$PORT" --mps 1000000 --max-concurrent 100000 --seed 1 "$@" >"$work/sim.log" 2>&1 &
+  sim_pid=$!; pids+=("$sim_pid")
+  for _ in $(seq 100); do grep -q "Create:" "$work/sim.log" && break; sleep 0.1; done
+  # shellcheck disable=SC2034 # sid and token are the scripts' to use
+  sid="$(awk '/Account SID:/ {print $3; exit}' "$work/sim.log")"
+  # shellcheck disable=SC2034
+  token="$(awk '/Auth token:/ {print $3; exit}' "$work/sim.log")"
+}
+stop_sim() { kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; }
+
+drop_db() { psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null; }
+
+# fresh_db: $db anew, migrated, with the demo seed and the simulator's account on $PORT.
+fresh_db() {
+  drop_db
+  "$bin" migrate >/dev/null
+  "$bin" seed --demo --simulator "http://127.0.0.1:$PORT" >/dev/null
+}
+
+# seed_campaign ID ROWS: numbers at 5,000 MPS and no account caps, the demo's campaigns
+# completed, and a draft campaign ID (materialized, started) of ROWS new leads tagged `bench`
+# over ten area codes, each queued from one of the demo account's ten numbers, open all day.
+seed_campaign() {
+  psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 <<SQL >/dev/null
+UPDATE phone_numbers SET mps = 5000;
+UPDATE carrier_accounts SET mps_cap = NULL, daily_cap = NULL;
+UPDATE campaigns SET status = 'completed';
+INSERT INTO campaigns (workspace_id, id, name, status, steps, started_at, materialized_at)
+  SELECT id, '$1', 'Bench', 'draft', '[{"after_days": 0, "templates": ["Hi"]}]', now(), now()
+  FROM workspaces WHERE slug = 'demo';
+INSERT INTO leads (workspace_id, id, tags, phone)
+  SELECT w.id, gen_random_uuid(), ARRAY['bench'],
+         '+1' || (ARRAY['415','212','305','312','713','206','617','404','602','303'])[1 + g % 10] || (2000000 + g / 10)::text
+  FROM workspaces w, generate_series(1, $2) g WHERE w.slug = 'demo';
+INSERT INTO outbox (workspace_id, campaign_id, lead_id, to_phone, to_key, from_number, body, window_start, window_end)
+  SELECT l.workspace_id, '$1', l.id, l.phone, substr(l.phone, 2)::bigint,
+         '+1201555010' || (abs(hashtext(l.phone)) % 10)::text, 'Hi there, this is a benchmark message.', '00:00', '24:00'
+  FROM leads l JOIN workspaces w ON w.id = l.workspace_id WHERE w.slug = 'demo' AND 'bench' = ANY(l.tags);
+INSERT INTO campaign_stats (workspace_id, campaign_id, metric, n)
+  SELECT id, '$1', 'materialized', $2 FROM workspaces WHERE slug = 'demo';
+VACUUM ANALYZE outbox;
+SQL
+}
+
+# start_app [VAR=value ...]: `switchboard serve` on 127.0.0.1:$APP_PORT, which is its public URL
+# too (the simulator's webhooks are signed for it), with the variables given, logging to
+# $work/app.log; returns once it is ready (or after 20 s). Sets app (its pid).
+start_app() {
+  env BIND="127.0.0.1:$APP_PORT" PUBLIC_URL="http://127.0.0.1:$APP_PORT" "$@" "$bin" serve >"$work/app.log" 2>&1 &
+  app=$!; pids+=("$app")
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$APP_PORT/readyz" >/dev/null && break; sleep 0.2; done
+}
+stop_app() { kill "$app"; wait "$app" 2>/dev/null || true; }
+
+# write_section TEXT: TEXT, which opens with its "## " heading, replaces that section of
+# docs/benchmarks.md (up to the next "## " heading), or is appended when there is none.
+write_section() {
+  python3 - "$1" <<'PY'
+import re, sys, pathlib
+doc = pathlib.Path("docs/benchmarks.md")
+text = doc.read_text()
+section = sys.argv[1].strip() + "\n"
+heading = section.splitlines()[0]
+pattern = re.compile(re.escape(heading) + r"\n.*?(?=\n## |\Z)", re.S)
+text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+doc.write_text(text)
+PY
+  echo "==> docs/benchmarks.md updated"
+}
