@@ -135,14 +135,17 @@ drop_db
 eval "$(python3 - "$work/app.log" "$work/metrics.txt" "$work" <<'ANALYSIS'
 import json, re, sys
 
-fenced = {}
+# Per phone, the first fence of each kind: "webhook" is the receiving instance's own, before its
+# commit; "notify" comes from the consent notification after the commit (what every other
+# instance sees; lines without `via` predate the early fence).
+fenced = {"webhook": {}, "notify": {}}
 for line in open(sys.argv[1]):
     try:
         e = json.loads(line)
     except ValueError:
         continue
     if e.get("message") == "engine: opt-out fenced":
-        fenced.setdefault(e["phone"], e)
+        fenced[e.get("via", "notify")].setdefault(e["phone"], e)
 
 def pct(values, p):  # nearest rank
     s = sorted(values)
@@ -151,10 +154,13 @@ def pct(values, p):  # nearest rank
 for phase in ("idle", "engine", "full"):
     client = [json.loads(line) for line in open(f"{sys.argv[3]}/{phase}.jsonl")]
     ok = [r for r in client if r["status"] == 200]
-    both = [(r, fenced[r["phone"]]) for r in ok if r["phone"] in fenced]
+    early = [(r, fenced["webhook"][r["phone"]]) for r in ok if r["phone"] in fenced["webhook"]]
+    both = [(r, fenced["notify"][r["phone"]]) for r in ok if r["phone"] in fenced["notify"]]
     series = {
-        "e2e": [e["applied_at_us"] / 1000 - r["sent_ns"] / 1e6 for r, e in both],
-        "srv": [e["lag_us"] / 1000 for _, e in both],
+        "e2e": [e["applied_at_us"] / 1000 - r["sent_ns"] / 1e6 for r, e in early],
+        "srv": [e["lag_us"] / 1000 for _, e in early],
+        "ne2e": [e["applied_at_us"] / 1000 - r["sent_ns"] / 1e6 for r, e in both],
+        "nsrv": [e["lag_us"] / 1000 for _, e in both],
         "resp": [(r["answered_ns"] - r["sent_ns"]) / 1e6 for r in ok],
     }
     for name, values in series.items():
@@ -162,7 +168,7 @@ for phase in ("idle", "engine", "full"):
             print(f"{phase}_{name}_{label}={pct(values, p):.1f}")
     late = [x for x in (e["applied_at_us"] / 1000 - r["answered_ns"] / 1e6 for r, e in both) if x > 0]
     print(f"{phase}_sent={len(client)} {phase}_ok={len(ok)} {phase}_confirmed={sum(r['confirmed'] for r in ok)}"
-          f" {phase}_fenced={len(both)} {phase}_late={len(late)} {phase}_late_max={max(late, default=0):.1f}")
+          f" {phase}_early={len(early)} {phase}_fenced={len(both)} {phase}_late={len(late)} {phase}_late_max={max(late, default=0):.1f}")
 
 # The exporter's rolling summaries (their last <=60 s: the full phase): the fence histogram as a
 # cross-check, and how the webhook routes answered meanwhile (server side).
@@ -173,7 +179,7 @@ for line in open(sys.argv[2]):
     if not m:
         continue
     name, labels, q, value = m.groups()
-    if name == "switchboard_engine_fence_seconds" and 'source="keyword"' in labels:
+    if name == "switchboard_engine_fence_seconds" and 'source="keyword"' in labels and 'via="notify"' in labels:
         prom[f"prom_fence_{q}"] = float(value) * 1000
     for route in ("inbound", "status"):
         if name == "switchboard_http_request_seconds" and f'/{route}",' in labels and 'status="200"' in labels:
@@ -186,22 +192,26 @@ ANALYSIS
 wall=$(( $(date +%s) - started ))
 for phase in idle engine full; do
   v() { eval "echo \${${phase}_$1}"; }
-  echo "$phase: $(v sent) STOPs, $(v ok) answered 200 ($(v confirmed) confirmed), $(v fenced) fenced;" \
+  echo "$phase: $(v sent) STOPs, $(v ok) answered 200 ($(v confirmed) confirmed)," \
+    "$(v early) fenced by the receiving instance, $(v fenced) by notification;" \
     "$(v rate) sends/s, $(v callbacks) status callbacks/s"
-  echo "  sent → fenced (ms):     p50 $(v e2e_p50)  p95 $(v e2e_p95)  p99 $(v e2e_p99)  max $(v e2e_max)"
-  echo "  received → fenced (ms): p50 $(v srv_p50)  p95 $(v srv_p95)  p99 $(v srv_p99)  max $(v srv_max)"
+  echo "  receiving instance, sent → fenced (ms):  p50 $(v e2e_p50)  p95 $(v e2e_p95)  p99 $(v e2e_p99)  max $(v e2e_max)"
+  echo "  receiving instance, received → fenced:   p50 $(v srv_p50)  p95 $(v srv_p95)  p99 $(v srv_p99)  max $(v srv_max)"
+  echo "  by notification, sent → fenced (ms):     p50 $(v ne2e_p50)  p95 $(v ne2e_p95)  p99 $(v ne2e_p99)  max $(v ne2e_max)"
+  echo "  by notification, received → fenced (ms): p50 $(v nsrv_p50)  p95 $(v nsrv_p95)  p99 $(v nsrv_p99)  max $(v nsrv_max)"
   echo "  response (ms):          p50 $(v resp_p50)  p95 $(v resp_p95)  p99 $(v resp_p99)  max $(v resp_max)"
   echo "  fenced after the webhook had answered: $(v late) (by at most $(v late_max) ms)"
 done
 echo "wall ${wall}s after the build"
 all=$((IDLE_STOPS + ENGINE_STOPS + STOPS))
-if [ "$((idle_fenced + engine_fenced + full_fenced))" -ne "$all" ] || [ "$opt_outs" -ne "$((5 + all))" ]; then
+if [ "$((idle_fenced + engine_fenced + full_fenced))" -ne "$all" ] \
+  || [ "$((idle_early + engine_early + full_early))" -ne "$all" ] || [ "$opt_outs" -ne "$((5 + all))" ]; then
   echo "WARNING: not every STOP was answered, stored and fenced" >&2
 fi
 
-row() { # phase, label
-  local p="$1"
-  eval "echo \"| $2 | \${${p}_e2e_p50} | \${${p}_e2e_p95} | \${${p}_e2e_p99} | \${${p}_e2e_max} | \${${p}_srv_p99} | \${${p}_resp_p50} | \${${p}_resp_p99} | \${${p}_ok} / \${${p}_fenced} of \${${p}_sent} |\""
+row() { # phase, label, series prefix ("" the receiving instance, "n" by notification), fenced count
+  local p="$1" s="$3"
+  eval "echo \"| $2 | \${${p}_${s}e2e_p50} | \${${p}_${s}e2e_p95} | \${${p}_${s}e2e_p99} | \${${p}_${s}e2e_max} | \${${p}_${s}srv_p99} | \${${p}_resp_p50} | \${${p}_resp_p99} | \${${p}_ok} / \${${p}_$4} of \${${p}_sent} |\""
 }
 section="$(cat <<MD
 ## STOP to fence
@@ -218,24 +228,30 @@ of its own slot, on a new connection. Three phases, one after the other:
 - **idle** — before the campaign starts; $IDLE_STOPS STOPs over ${IDLE_DURATION} s (after 5 unmeasured ones
   that open the database pool's connections: the first STOP after start takes ~150 ms).
 
-| phase | sent → fenced p50 | p95 | **p99** | max | received → fenced p99 | response p50 | response p99 | answered / fenced |
+| phase, fenced by | sent → fenced p50 | p95 | **p99** | max | received → fenced p99 | response p50 | response p99 | answered / fenced |
 |---|---|---|---|---|---|---|---|---|
-$(row full "**full** (campaign + callbacks)")
-$(row engine "engine (campaign, no callbacks)")
-$(row idle "idle")
+$(row full "**full** (campaign + callbacks), the receiving instance" "" early)
+$(row full "**full**, by notification (every other instance)" n fenced)
+$(row engine "engine (campaign, no callbacks), the receiving instance" "" early)
+$(row engine "engine, by notification" n fenced)
+$(row idle "idle, the receiving instance" "" early)
+$(row idle "idle, by notification" n fenced)
 
 Milliseconds. Target: sent → fenced p99 < 100 ms in the full phase. $opt_outs opt-outs stored (5 of them warm-up).
 
 What is measured. *Sent*: the client's clock just before it opens the connection and POSTs.
 *Received*: the webhook handler's first statement (request read, signature not yet checked),
 stored as the opt-out's \`opted_out_at\`. *Fenced*: the engine's clock just after the phone is in
-its in-memory opt-out set (\`OptOutSet::apply\`, fed by the \`consent\` notification PostgreSQL
-sends on commit; migration 0012 adds \`opted_out_at\` and the source to it), logged at DEBUG as
-"engine: opt-out fenced". Client and server run on one host and read the same clock. *Response*:
+its in-memory opt-out set, logged at DEBUG as "engine: opt-out fenced" with how it got there:
+*the receiving instance* puts it there itself once the signature checks out, before its
+transaction (\`OptOutSet::fence_received\`); *by notification* is the \`consent\` notification
+PostgreSQL sends on commit (\`OptOutSet::apply\`; migration 0012 adds \`opted_out_at\` and the
+source to it), which is how every other instance hears of it — measured here on the receiving
+instance, whose engine applies the notification too. Client and server run on one host and read the same clock. *Response*:
 sent → the answer read by the client. The server-side interval is what every instance records as
-\`switchboard_engine_fence_seconds{source}\` on /metrics. Read 2 s after the full phase, the
+\`switchboard_engine_fence_seconds{source, via}\` on /metrics. Read 2 s after the full phase, the
 exporter's rolling summaries (they keep only their last 40–60 s, so they miss the phase's start)
-said: fence p50 $prom_fence_p50, p99 $prom_fence_p99, max $prom_fence_max ms; webhook routes, server side (p50 / p99 / max),
+said: fence by notification p50 $prom_fence_p50, p99 $prom_fence_p99, max $prom_fence_max ms; webhook routes, server side (p50 / p99 / max),
 inbound $prom_inbound_p50 / $prom_inbound_p99 / $prom_inbound_max ms, status callbacks $prom_status_p50 / $prom_status_p99 / $prom_status_max ms. Fences that landed after the webhook had answered:
 full $full_late (by at most $full_late_max ms), engine $engine_late ($engine_late_max), idle $idle_late ($idle_late_max) — the
 notification leaves on commit and the answer goes out meanwhile; from the commit on, the claim

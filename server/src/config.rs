@@ -52,6 +52,9 @@ pub struct EngineSettings {
     /// `ENGINE_DB_POOL`: the engine's own PostgreSQL connections (claims, attempts, results),
     /// apart from the web pool so its load never queues the API and webhooks.
     pub db_pool: u32,
+    /// `ENGINE_THREADS`: the engine's own runtime threads (default: one per core), apart from
+    /// the threads that serve requests.
+    pub threads: usize,
 }
 
 impl EngineSettings {
@@ -71,11 +74,16 @@ impl EngineSettings {
             Some(v) => v.parse().ok().filter(|n| *n > 0).context("ENGINE_DB_POOL must be a positive number")?,
             None => 16,
         };
+        let threads = match env("ENGINE_THREADS") {
+            Some(v) => v.parse().ok().filter(|n| *n > 0).context("ENGINE_THREADS must be a positive number")?,
+            None => std::thread::available_parallelism().map_or(2, usize::from),
+        };
         Ok(Self {
             enabled: flag("ENGINE")?,
             status_callbacks: flag("ENGINE_STATUS_CALLBACKS")?,
             max_in_flight,
             db_pool,
+            threads,
         })
     }
 }

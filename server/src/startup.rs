@@ -95,7 +95,7 @@ impl App {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         let engine = match self.state.config.engine.enabled {
-            true => Some(start_engine(&self.state).await.context("starting the sender engine")?),
+            true => Some(EngineThread::start(&self.state).await.context("starting the sender engine")?),
             false => None,
         };
         tracing::info!(addr = %self.local_addr(), public_url = %self.state.config.public_url, "serving");
@@ -139,6 +139,58 @@ impl App {
         self.state.db.close().await;
         tracing::info!("stopped");
         result.context("server error")
+    }
+}
+
+/// The sender engine on its own threads and tokio runtime. On the server's runtime, a campaign
+/// at full rate keeps thousands of tasks ready (calls, claims, results), and a request arriving
+/// meanwhile — a STOP webhook, a console click — waited its turn behind them (tens of ms on two
+/// cores). On separate threads the operating system shares the cores between the two, and the
+/// web side, mostly idle, is scheduled as soon as a request wakes it.
+struct EngineThread {
+    stop: tokio::sync::oneshot::Sender<()>,
+    stopped: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl EngineThread {
+    /// Starts the engine; returns once it runs (its opt-out listener in place).
+    async fn start(state: &AppState) -> anyhow::Result<Self> {
+        use tokio::sync::oneshot;
+        let (started_tx, started) = oneshot::channel::<anyhow::Result<()>>();
+        let (stop, stop_rx) = oneshot::channel::<()>();
+        let (stopped_tx, stopped) = oneshot::channel::<()>();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(state.config.engine.threads)
+            .thread_name("engine")
+            .enable_all()
+            .build()
+            .context("cannot start the engine's runtime")?;
+        let state = state.clone();
+        std::thread::Builder::new().name("engine".into()).spawn(move || {
+            runtime.block_on(async move {
+                match start_engine(&state).await {
+                    Ok(engine) => {
+                        let _ = started_tx.send(Ok(()));
+                        let _ = stop_rx.await;
+                        engine.stop().await;
+                    }
+                    Err(e) => {
+                        let _ = started_tx.send(Err(e));
+                    }
+                }
+            });
+            // The runtime ends here, outside any async context.
+            drop(runtime);
+            let _ = stopped_tx.send(());
+        })?;
+        started.await.context("the engine's thread ended while starting")??;
+        Ok(Self { stop, stopped })
+    }
+
+    /// Stops claiming, lets in-flight sends finish and their results land, then returns.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.stopped.await;
     }
 }
 

@@ -144,6 +144,7 @@ pub fn test_config(database_url: &str) -> Config {
             status_callbacks: true,
             max_in_flight: 256,
             db_pool: 8,
+            threads: 2,
         },
     }
 }
