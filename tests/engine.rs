@@ -9,6 +9,8 @@ mod callbacks;
 mod common;
 #[path = "hub/process.rs"]
 mod process;
+#[path = "engine/replies.rs"]
+mod replies;
 #[path = "engine/windows.rs"]
 mod windows;
 

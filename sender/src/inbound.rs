@@ -66,6 +66,9 @@ pub async fn receive_message(
     workspace: WorkspaceId,
     msg: &InboundMessage,
 ) -> sqlx::Result<InboundOutcome> {
+    // Before anything else in the transaction: the engine may be queueing this recipient's next
+    // campaign step right now, and must not miss this reply (see `engine::follow_up`).
+    crate::engine::follow_up::lock_recipient(tx, workspace, msg.from.as_str()).await?;
     let intent = classify_reply(&msg.body);
     let preview: String = msg.body.chars().take(140).collect();
     let conversation_id: Uuid = sqlx::query_scalar(

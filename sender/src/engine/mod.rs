@@ -10,7 +10,7 @@
 //!
 //! Modules: `worker` (a number's loop), `recorder` (batched writes), `classify` (answer →
 //! disposition), `breaker` (per-account circuit breaker), `quota` (daily caps), `opt_out_set`
-//! (the last line of the STOP fence), `follow_up` (multi-step campaigns), `leader`.
+//! (the last line of the STOP fence), `follow_up` (multi-step campaigns; replies stop them), `leader`.
 
 pub mod breaker;
 pub mod classify;

@@ -7,7 +7,8 @@
 //!   the row "calling", read as unknown, never resent).
 //! - [`Recorder::finish`] applies each row's end: the send-log result, the outbox state, the
 //!   campaign counters, and what the answer means for compliance (21610 → opt-out, invalid or
-//!   landline → undeliverable, bad credentials → account failing), all in one transaction.
+//!   landline → undeliverable, bad credentials → account failing) and the next campaign step
+//!   (none for a recipient who replied since the attempt: `follow_up`), all in one transaction.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -169,6 +170,9 @@ async fn apply_ends(db: &PgPool, worker: &str, batch: &[Finished]) -> sqlx::Resu
     if !opts_out {
         super::relax_commit(&mut tx).await?;
     }
+    // First, before any row lock: the rows that queue a next step, their recipients locked
+    // against a reply being stored meanwhile (see `follow_up`).
+    let next_steps = follow_up::NextSteps::prepare(&mut tx, batch).await?;
     let results: Vec<AttemptResult> = batch
         .iter()
         .filter_map(|f| match &f.end {
@@ -278,7 +282,7 @@ async fn apply_ends(db: &PgPool, worker: &str, batch: &[Finished]) -> sqlx::Resu
         crate::inbound::apply_early_callbacks(&mut tx, *workspace, sids).await?;
     }
     apply_compliance(&mut tx, batch).await?;
-    follow_up::queue_next_steps(&mut tx, batch, now).await?;
+    next_steps.queue(&mut tx, now).await?;
     tx.commit().await
 }
 
