@@ -143,7 +143,7 @@ pub fn test_config(database_url: &str) -> Config {
             enabled: false,
             status_callbacks: true,
             max_in_flight: 256,
-            db_pool: 8,
+            db_pool: 6,
             threads: 2,
         },
     }
