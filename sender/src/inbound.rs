@@ -71,11 +71,22 @@ pub async fn receive_message(
     crate::engine::follow_up::lock_recipient(tx, workspace, msg.from.as_str()).await?;
     let intent = classify_reply(&msg.body);
     let preview: String = msg.body.chars().take(140).collect();
-    let conversation_id: Uuid = sqlx::query_scalar(
-        "INSERT INTO conversations (workspace_id, id, our_number, their_number, account_id, last_preview) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (workspace_id, our_number, their_number) DO UPDATE SET account_id = EXCLUDED.account_id \
-         RETURNING id",
+    let media =
+        json!(msg.media.iter().map(|(url, kind)| json!({"url": url, "content_type": kind})).collect::<Vec<_>>());
+    // The conversation and the message in one round trip (a STOP's transaction is on the fence's
+    // path); a retried MessageSid inserts no message.
+    let (conversation_id, message_id): (Uuid, Option<Uuid>) = sqlx::query_as(
+        "WITH conv AS ( \
+           INSERT INTO conversations (workspace_id, id, our_number, their_number, account_id, last_preview) \
+           VALUES ($1, $2, $3, $4, $5, $6) \
+           ON CONFLICT (workspace_id, our_number, their_number) DO UPDATE SET account_id = EXCLUDED.account_id \
+           RETURNING id), \
+         msg AS ( \
+           INSERT INTO messages (workspace_id, id, conversation_id, direction, sid, body, num_media, media, intent, \
+                                 status) \
+           SELECT $1, $7, conv.id, 'inbound', $8, $9, $10, $11, $12, 'received' FROM conv \
+           ON CONFLICT (workspace_id, sid) WHERE sid IS NOT NULL DO NOTHING RETURNING id) \
+         SELECT conv.id, (SELECT id FROM msg) FROM conv",
     )
     .bind(workspace)
     .bind(Uuid::now_v7())
@@ -83,24 +94,13 @@ pub async fn receive_message(
     .bind(msg.from.as_str())
     .bind(msg.account_id)
     .bind(&preview)
-    .fetch_one(&mut *tx)
-    .await?;
-    let media =
-        json!(msg.media.iter().map(|(url, kind)| json!({"url": url, "content_type": kind})).collect::<Vec<_>>());
-    let message_id: Option<Uuid> = sqlx::query_scalar(
-        "INSERT INTO messages (workspace_id, id, conversation_id, direction, sid, body, num_media, media, intent, status) \
-         VALUES ($1, $2, $3, 'inbound', $4, $5, $6, $7, $8, 'received') \
-         ON CONFLICT (workspace_id, sid) WHERE sid IS NOT NULL DO NOTHING RETURNING id",
-    )
-    .bind(workspace)
     .bind(Uuid::now_v7())
-    .bind(conversation_id)
     .bind(&msg.sid)
     .bind(&msg.body)
     .bind(msg.media.len() as i32)
     .bind(media)
     .bind(intent_name(intent))
-    .fetch_optional(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
     let Some(message_id) = message_id else { return Ok(InboundOutcome::Duplicate) };
     sqlx::query(

@@ -61,10 +61,17 @@ pub async fn record_opt_out(
     source: OptOutSource,
     ctx: &ConsentContext,
 ) -> sqlx::Result<bool> {
-    let inserted = sqlx::query(
-        "INSERT INTO opt_outs \
-         (workspace_id, phone, source, via_number, message_sid, needs_review, note, opted_out_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now())) ON CONFLICT (workspace_id, phone) DO NOTHING",
+    // The opt-out and its history entry in one round trip (a STOP's transaction is on the
+    // fence's path).
+    let inserted: i64 = sqlx::query_scalar(
+        "WITH o AS ( \
+           INSERT INTO opt_outs (workspace_id, phone, source, via_number, message_sid, needs_review, note, opted_out_at) \
+           VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now())) ON CONFLICT (workspace_id, phone) DO NOTHING \
+           RETURNING 1), \
+         e AS ( \
+           INSERT INTO consent_events (workspace_id, phone, kind, source, via_number, message_sid, actor_id, at) \
+           VALUES ($1, $2, 'opt_out', $3, $4, $5, $9, COALESCE($8, now()))) \
+         SELECT count(*) FROM o",
     )
     .bind(workspace)
     .bind(phone.as_str())
@@ -74,12 +81,10 @@ pub async fn record_opt_out(
     .bind(source == OptOutSource::Phrase)
     .bind(&ctx.note)
     .bind(ctx.at)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    insert_event(tx, workspace, phone, "opt_out", source.as_str(), ctx).await?;
-    Ok(inserted)
+    .bind(ctx.actor)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(inserted == 1)
 }
 
 /// Opts `phone` back in (START, YES, UNSTOP, or a person). Returns true when it was opted out.
