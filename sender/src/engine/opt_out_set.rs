@@ -34,22 +34,27 @@ use crate::ids::WorkspaceId;
 /// Claims older than this are long finished; their opt-outs need no memory.
 pub const KEEP: Duration = Duration::from_secs(600);
 
+/// Phones by workspace, each with when it entered the set. Keyed in two levels so the engine's
+/// per-message lookup borrows the phone instead of allocating a key.
 #[derive(Clone, Default)]
 pub struct OptOutSet {
-    recent: Arc<RwLock<HashMap<(WorkspaceId, String), Instant>>>,
+    recent: Arc<RwLock<HashMap<WorkspaceId, HashMap<String, Instant>>>>,
 }
 
 impl OptOutSet {
     pub fn contains(&self, workspace: WorkspaceId, phone: &str) -> bool {
         let recent = self.recent.read().unwrap_or_else(|p| p.into_inner());
-        recent.contains_key(&(workspace, phone.to_owned()))
+        recent.get(&workspace).is_some_and(|phones| phones.contains_key(phone))
     }
 
     pub fn insert(&self, workspace: WorkspaceId, phone: String) {
         let mut recent = self.recent.write().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        recent.retain(|_, at| now.duration_since(*at) < KEEP);
-        recent.insert((workspace, phone), now);
+        recent.retain(|_, phones| {
+            phones.retain(|_, at| now.duration_since(*at) < KEEP);
+            !phones.is_empty()
+        });
+        recent.entry(workspace).or_default().insert(phone, now);
     }
 
     /// The receiving instance's early fence: `phone` sent an opt-out that our webhook received at
@@ -61,7 +66,9 @@ impl OptOutSet {
 
     pub fn remove(&self, workspace: WorkspaceId, phone: &str) {
         let mut recent = self.recent.write().unwrap_or_else(|p| p.into_inner());
-        recent.remove(&(workspace, phone.to_owned()));
+        if let Some(phones) = recent.get_mut(&workspace) {
+            phones.remove(phone);
+        }
     }
 
     /// Applies one `consent` notification payload: "<workspace> <phone> in", or
