@@ -287,6 +287,27 @@ mod tests {
     }
 
     #[test]
+    fn engine_pool_and_threads_are_positive_numbers() {
+        for (name, bad) in [("ENGINE_DB_POOL", "0"), ("ENGINE_DB_POOL", "many"), ("ENGINE_THREADS", "-1")] {
+            let env = move |var: &str| match var {
+                "SECRET_KEY" => Some(KEY.to_owned()),
+                _ => (var == name).then(|| bad.to_owned()),
+            };
+            let err = Config::from_sources(FileConfig::default(), env).unwrap_err();
+            assert!(format!("{err:#}").contains(name), "{name}={bad}: {err:#}");
+        }
+        let cfg = Config::from_sources(
+            FileConfig::default(),
+            env_of(&[("ENGINE_DB_POOL", "4"), ("ENGINE_THREADS", "3"), ("SECRET_KEY", KEY)]),
+        )
+        .unwrap();
+        assert_eq!((cfg.engine.db_pool, cfg.engine.threads), (4, 3));
+        let defaults = Config::from_sources(FileConfig::default(), env_of(&[("SECRET_KEY", KEY)])).unwrap();
+        assert_eq!(defaults.engine.db_pool, 16);
+        assert!(defaults.engine.threads >= 1);
+    }
+
+    #[test]
     fn https_public_url_means_secure_cookies() {
         let cfg = Config::from_sources(
             FileConfig::default(),
