@@ -71,7 +71,10 @@ async fn instant_replies_count_for_their_campaign_and_stop_the_follow_ups() {
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    assert!(early >= 20, "only {early} replies beat their message's result; the race was not exercised");
+    // How many win the race depends on the box (14 to 60+ of 200 seen; fewer since the engine
+    // runs on its own threads): one is enough for the checks below to fail if it were mishandled,
+    // since each early reply must still count and stop its follow-up.
+    assert!(early >= 1, "no reply beat its message's result; the race was not exercised");
 
     // Every reply counts for this campaign, STOPs as opt-outs.
     let replies = sim.replies();
