@@ -164,36 +164,39 @@ pub async fn claim(
     Ok(claim_round(conn, worker, Scope::All, limit, now).await?.claimed)
 }
 
+/// The listed row `r` (ws, id) if `worker` (a parameter placeholder) still holds its claim,
+/// found by primary key. Used as a LATERAL subquery on purpose: `claimed` rows are transient,
+/// so the table's statistics always call them rare, and a planner free to join the other way
+/// round scans every claimed row once per listed row (seconds per batch under load). Reads
+/// without a lock: the UPDATE that uses it repeats the condition on the row it locks.
+pub(crate) fn still_mine(worker: &str) -> String {
+    format!(
+        "SELECT o.id FROM outbox o WHERE o.workspace_id = r.ws AND o.id = r.id \
+         AND o.state = 'claimed' AND o.claimed_by = {worker}"
+    )
+}
+
 /// Outbox rows left claimed by workers that stopped stamping `engine_instances` before
-/// `dead_before` (crashed instances): those without a "calling" send-log row were never called and
-/// go back to the queue; those with one may have reached Twilio and become `unknown` (never
-/// resent: at-most-once beats a double text), counted as such. Returns (requeued, unknown).
-pub async fn recover_stale_claims(conn: &mut PgConnection, dead_before: DateTime<Utc>) -> sqlx::Result<(u64, u64)> {
-    const ORPHANED: &str = "o.state = 'claimed' AND o.claimed_at < $1 AND NOT EXISTS \
-        (SELECT 1 FROM engine_instances e WHERE e.worker_id = o.claimed_by AND e.seen_at >= $1)";
-    let unknown: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+/// `dead_before` (crashed instances) become `unknown`, counted as such, and are never resent:
+/// the engine records a row's attempt in the transaction that claims it, so every claimed row
+/// may have reached Twilio, and at-most-once beats a double text. Returns how many.
+pub async fn recover_stale_claims(conn: &mut PgConnection, dead_before: DateTime<Utc>) -> sqlx::Result<u64> {
+    let unknown: i64 = sqlx::query_scalar(
         "WITH u AS ( \
-           UPDATE outbox o SET state = 'unknown', updated_at = now() WHERE {ORPHANED} \
-           AND EXISTS (SELECT 1 FROM send_log s WHERE s.workspace_id = o.workspace_id AND s.outbox_id = o.id \
-                       AND s.state = 'calling') \
+           UPDATE outbox o SET state = 'unknown', updated_at = now() \
+           WHERE o.state = 'claimed' AND o.claimed_at < $1 AND NOT EXISTS \
+             (SELECT 1 FROM engine_instances e WHERE e.worker_id = o.claimed_by AND e.seen_at >= $1) \
            RETURNING o.workspace_id, o.campaign_id), \
          counted AS ( \
            INSERT INTO campaign_stats (workspace_id, campaign_id, metric, shard, n) \
            SELECT workspace_id, campaign_id, 'unknown', 0, count(*) FROM u GROUP BY workspace_id, campaign_id \
            ON CONFLICT (workspace_id, campaign_id, metric, shard) DO UPDATE SET n = campaign_stats.n + EXCLUDED.n) \
-         SELECT count(*) FROM u"
-    )))
+         SELECT count(*) FROM u",
+    )
     .bind(dead_before)
     .fetch_one(&mut *conn)
     .await?;
-    let requeued = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE outbox o SET state = 'queued', claimed_at = NULL, claimed_by = NULL, updated_at = now() WHERE {ORPHANED}"
-    )))
-    .bind(dead_before)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok((requeued, unknown as u64))
+    Ok(unknown as u64)
 }
 
 /// Stamps `worker` alive (the engine calls this every second).

@@ -11,10 +11,10 @@ use chrono_tz::Tz;
 use reqwest::StatusCode;
 use switchboard_sender::campaigns::{self, Action};
 use switchboard_sender::engine::classify::Disposition;
-use switchboard_sender::engine::recorder::{Finished, Recorder, RowEnd};
+use switchboard_sender::engine::recorder::{Finished, Recorder};
 use switchboard_sender::outbox::{ClaimRound, Scope, claim_round};
-use switchboard_sender::send_log::{Attempt, ensure_partitions};
-use switchboard_sender::{E164, stats};
+use switchboard_sender::send_log::{Attempt, ensure_partitions, record_attempts};
+use switchboard_sender::{E164, WorkspaceId, stats};
 
 use super::*;
 
@@ -134,29 +134,43 @@ impl Clock {
         id
     }
 
-    /// One claim statement at `at`, and for each claimed row what the engine does next: the
-    /// attempt recorded (the "calling" row and the histories) at `at`, then the row finished sent.
+    /// One claim at `at` as the engine makes it — the claim statement and each claimed row's
+    /// attempt (the "calling" row and the histories) in one transaction — then every row
+    /// finished sent.
     async fn claim(&self, at: DateTime<Utc>) -> ClaimRound {
-        let mut conn = self.app.pool.acquire().await.unwrap();
-        let round = claim_round(&mut conn, WORKER, Scope::All, 10_000, at).await.unwrap();
+        let mut tx = self.app.pool.begin().await.unwrap();
+        let round = claim_round(&mut tx, WORKER, Scope::All, 10_000, at).await.unwrap();
+        let attempts: Vec<(WorkspaceId, Attempt)> = round
+            .claimed
+            .iter()
+            .map(|row| {
+                let attempt = Attempt {
+                    id: Uuid::now_v7(),
+                    at,
+                    outbox_id: Some(row.id),
+                    campaign_id: Some(row.campaign_id),
+                    step: Some(row.step),
+                    to: E164::from_stored(&row.to_phone).unwrap(),
+                    from: E164::from_stored(&row.from_number).unwrap(),
+                    account_id: row.account_id,
+                    segments: row.segments,
+                };
+                (row.workspace_id, attempt)
+            })
+            .collect();
+        record_attempts(&mut tx, &attempts).await.unwrap();
+        tx.commit().await.unwrap();
         let (recorder, _) = self.recorder.as_ref().unwrap();
-        for row in &round.claimed {
-            let attempt = Attempt {
-                id: Uuid::now_v7(),
-                at,
-                outbox_id: Some(row.id),
-                campaign_id: Some(row.campaign_id),
-                step: Some(row.step),
-                to: E164::from_stored(&row.to_phone).unwrap(),
-                from: E164::from_stored(&row.from_number).unwrap(),
-                account_id: row.account_id,
-                segments: row.segments,
-            };
-            let attempt_id = attempt.id;
-            assert!(recorder.record(row.workspace_id, attempt).await, "the attempt of a claimed row is recorded");
+        for (row, (_, attempt)) in round.claimed.iter().zip(&attempts) {
             let disposition = Disposition::Sent { sid: format!("SM{:032x}", row.id), status: "queued".into() };
-            let end = RowEnd::Called { attempt_id, attempted_at: at, disposition };
-            recorder.finish(Finished { row: row.clone(), account_id: row.account_id, end }).await;
+            let finished = Finished {
+                row: row.clone(),
+                account_id: row.account_id,
+                attempt_id: attempt.id,
+                attempted_at: at,
+                disposition,
+            };
+            recorder.finish(finished).await;
         }
         round
     }

@@ -31,7 +31,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::classify::Disposition;
-use super::recorder::{Finished, RowEnd};
+use super::recorder::Finished;
 use crate::campaigns::{self, Campaign};
 use crate::ids::WorkspaceId;
 use crate::leads::Lead;
@@ -78,10 +78,10 @@ impl NextSteps {
         let mut ids = Vec::new();
         let mut attempted = Vec::new();
         for f in batch {
-            if let RowEnd::Called { attempted_at, disposition: Disposition::Sent { .. }, .. } = &f.end {
+            if let Disposition::Sent { .. } = f.disposition {
                 ws.push(f.row.workspace_id);
                 ids.push(f.row.id);
-                attempted.push(*attempted_at);
+                attempted.push(f.attempted_at);
             }
         }
         if ids.is_empty() {

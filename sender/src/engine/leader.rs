@@ -5,7 +5,7 @@
 //! - scheduled crusades whose start date came → running (their campaigns materialized);
 //! - live counters on `campaign:<id>` and `crusade:<id>` for running (and just-finished) ones;
 //! - campaigns with nothing left queued or claimed → `completed` (crusades when all are done);
-//! - stale claims of crashed workers recovered (requeued, or `unknown` when possibly sent);
+//! - stale claims of crashed workers recovered as `unknown` (possibly sent, never resent);
 //! - first messages queued on a tripped account's numbers rerouted to healthy accounts.
 
 use std::collections::BTreeMap;
@@ -78,9 +78,9 @@ async fn chores(
     if last_recovery.elapsed() > Duration::from_secs(2) {
         *last_recovery = Instant::now();
         let older = Utc::now() - chrono::Duration::from_std(shared.config.dead_after).unwrap_or_default();
-        let (requeued, unknown) = recover_stale_claims(conn, older).await?;
-        if requeued + unknown > 0 {
-            tracing::warn!(requeued, unknown, "engine: recovered stale claims");
+        let unknown = recover_stale_claims(conn, older).await?;
+        if unknown > 0 {
+            tracing::warn!(unknown, "engine: a dead instance's claims recovered as unknown");
         }
         super::rotation::reroute_tripped(shared, conn).await?;
     }

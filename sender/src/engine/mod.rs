@@ -47,10 +47,10 @@ use recorder::Recorder;
 pub const PACING_SLACK: f64 = 0.05;
 
 /// Lets a bookkeeping transaction (a claim, a batch of results) commit without waiting for its
-/// WAL flush. Invariant 2 still holds: the "calling" send-log row before each call commits
-/// synchronously, which flushes every earlier WAL record too, so a claim is durable before its
-/// call; a result lost to a database crash leaves its row claimed with a "calling" row, which
-/// recovery reads as unknown and never resends.
+/// WAL flush. Invariant 2 still holds: a claim that recorded rows commits synchronously (their
+/// "calling" send-log rows), which flushes every earlier WAL record too, so it is durable before
+/// its calls; a result lost to a database crash leaves its row claimed, which recovery reads as
+/// unknown and never resends.
 pub(crate) async fn relax_commit(tx: &mut sqlx::PgConnection) -> sqlx::Result<()> {
     sqlx::query("SET LOCAL synchronous_commit = off").execute(tx).await.map(drop)
 }

@@ -2,10 +2,10 @@
 //!
 //! The supervisor keeps one worker per sending number: an active SMS number on an active
 //! account that a running campaign may use (its pool, or every number when the pool is empty).
-//! A worker loops: take the day's quota → claim what the number can send in about a second →
-//! for each row, re-check the opt-out set and the account's breaker, wait for pacing tokens,
-//! and start the call (bounded by `max_in_flight`), which records, calls, classifies and hands
-//! the result to the recorder.
+//! A worker loops: take the day's quota, claim what the number can send in about a second and
+//! record every claimed row's attempt, in one transaction → for each row, re-check the opt-out
+//! set and the account's breaker, wait for pacing tokens, and start the call (bounded by
+//! `max_in_flight`), which calls, classifies and hands the result to the recorder.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::Shared;
 use super::classify::{Disposition, classify};
 use super::quota::{self, Cap};
-use super::recorder::{Finished, RowEnd};
+use super::recorder::Finished;
 use crate::accounts;
 use crate::ids::WorkspaceId;
 use crate::numbers::{WarmupSchedule, effective_daily_cap};
@@ -231,12 +231,21 @@ struct Round {
     rows: Vec<(Claimed, Recorded)>,
 }
 
-/// Claims what the number can send in about a second, then records every claimed row in one
-/// batch. Recording before pacing means the pacer's spacing reaches the carrier intact (nothing
-/// variable sits between a token and its call); a crash while waiting leaves those rows
-/// unknown, never resent — at most about two seconds of this number's sends.
+/// Claims what the number can send in about a second, recording every claimed row in the same
+/// transaction, then checks each once more. Recording before pacing means the pacer's spacing
+/// reaches the carrier intact (nothing variable sits between a token and its call); a crash
+/// while waiting leaves those rows unknown, never resent — at most about two seconds of this
+/// number's sends.
 async fn next_round(shared: Arc<Shared>, number: SendingNumber) -> Round {
     let scope = Scope::Number { workspace: number.workspace, from_number: &number.e164 };
+    // Nothing is claimed (and so recorded) for an account that cannot call now: its breaker is
+    // cooling off, or its credentials cannot be opened.
+    if shared.breakers.cooling(number.account) {
+        return Round::default();
+    }
+    let Some(endpoint) = shared.endpoints.get(&shared, number.workspace, number.account).await else {
+        return Round::default();
+    };
     // A tripped account sends one probe at a time; a healthy one what fits in a second.
     let budget = if shared.breakers.state(number.account) == super::breaker::BreakerState::Closed {
         number.mps.clamp(1.0, MAX_ROUND) as i32
@@ -253,12 +262,13 @@ async fn next_round(shared: Arc<Shared>, number: SendingNumber) -> Round {
     if claimed.is_empty() {
         return Round::default();
     }
-    let endpoint = shared.endpoints.get(&shared, number.workspace, number.account).await;
-    let prepared = futures_util::future::join_all(
-        claimed.into_iter().map(|row| prepare(&shared, row, &number, endpoint.is_some())),
-    )
-    .await;
-    Round { claimed: true, endpoint, rows: prepared.into_iter().flatten().collect() }
+    let mut rows = Vec::with_capacity(claimed.len());
+    for (row, attempt) in claimed {
+        if let Some(ready) = prepare(&shared, row, attempt, &number).await {
+            rows.push(ready);
+        }
+    }
+    Round { claimed: true, endpoint: Some(endpoint), rows }
 }
 
 /// The carrier may have taken a call anywhere between its token and its answer. Pacing's slack
@@ -294,17 +304,27 @@ async fn pause(stop: &watch::Receiver<bool>, d: Duration) {
     }
 }
 
-/// Takes the day's quota, claims, and gives back what the claim did not use.
-async fn claim(shared: &Shared, number: &SendingNumber, scope: Scope<'_>, budget: i32) -> sqlx::Result<Vec<Claimed>> {
+/// Takes the day's quota, claims, records each claimed row's attempt (its "calling" send-log row
+/// and the pair and recipient histories) and gives back what the claim did not use, in one
+/// transaction: a claimed row is always a recorded one, so crash recovery reads every claimed
+/// row of a dead worker as possibly sent (invariant 2), and there is no moment at which a claim
+/// exists without its record. The transaction commits synchronously once it recorded anything:
+/// the "calling" rows must be durable before their calls.
+async fn claim(
+    shared: &Shared,
+    number: &SendingNumber,
+    scope: Scope<'_>,
+    budget: i32,
+) -> sqlx::Result<Vec<(Claimed, Recorded)>> {
     let now = Utc::now();
     let mut tx = shared.db.begin().await?;
-    super::relax_commit(&mut tx).await?;
     let granted = if number.caps.is_empty() {
         budget
     } else {
         quota::take(&mut tx, number.workspace, &number.caps, now, budget).await?
     };
     if granted == 0 {
+        super::relax_commit(&mut tx).await?;
         tx.commit().await?;
         return Ok(Vec::new());
     }
@@ -313,8 +333,39 @@ async fn claim(shared: &Shared, number: &SendingNumber, scope: Scope<'_>, budget
     if !number.caps.is_empty() && unused > 0 {
         quota::give_back(&mut tx, number.workspace, &number.caps, now, unused).await?;
     }
+    let at = Utc::now();
+    let mut recorded = Vec::with_capacity(round.claimed.len());
+    let mut attempts = Vec::with_capacity(round.claimed.len());
+    let mut unreadable = Vec::new();
+    for row in round.claimed {
+        let (Ok(to), Ok(from)) = (E164::from_stored(&row.to_phone), E164::from_stored(&row.from_number)) else {
+            unreadable.push(row);
+            continue;
+        };
+        let attempt = Attempt {
+            id: Uuid::now_v7(),
+            at,
+            outbox_id: Some(row.id),
+            campaign_id: Some(row.campaign_id),
+            step: Some(row.step),
+            to: to.clone(),
+            from: from.clone(),
+            account_id: Some(number.account),
+            segments: row.segments,
+        };
+        recorded.push((row, Recorded { id: attempt.id, at, to, from }));
+        attempts.push((number.workspace, attempt));
+    }
+    if attempts.is_empty() {
+        super::relax_commit(&mut tx).await?;
+    }
+    crate::send_log::record_attempts(&mut tx, &attempts).await?;
     tx.commit().await?;
-    Ok(round.claimed)
+    for row in unreadable {
+        // A stored phone that no longer parses: never callable, failed without a call.
+        finish(shared, row, number, (Uuid::nil(), Utc::now()), Disposition::Failed { code: None }).await;
+    }
+    Ok(recorded)
 }
 
 async fn wait_for_tokens(shared: &Shared, buckets: &[Bucket], cost: u32) {
@@ -330,8 +381,18 @@ async fn wait_for_tokens(shared: &Shared, buckets: &[Bucket], cost: u32) {
     }
 }
 
-async fn finish(shared: &Shared, row: Claimed, number: &SendingNumber, end: RowEnd) {
-    shared.recorder.finish(Finished { row, account_id: Some(number.account), end }).await;
+/// Hands a row's end to the recorder: `attempt` names its send-log row (`Uuid::nil()` for a row
+/// never recorded).
+async fn finish(
+    shared: &Shared,
+    row: Claimed,
+    number: &SendingNumber,
+    attempt: (Uuid, chrono::DateTime<Utc>),
+    disposition: Disposition,
+) {
+    let (attempt_id, attempted_at) = attempt;
+    let finished = Finished { row, account_id: Some(number.account), attempt_id, attempted_at, disposition };
+    shared.recorder.finish(finished).await;
 }
 
 /// The attempt a recorded row is called with.
@@ -342,45 +403,19 @@ struct Recorded {
     from: E164,
 }
 
-/// Checks a claimed row once more and records its attempt. None when the row ended here
-/// (canceled by a fresh opt-out, requeued because the account is tripped or the write failed,
-/// failed for an unreadable phone); the row and its attempt when it is to be called.
-async fn prepare(shared: &Shared, row: Claimed, number: &SendingNumber, can_call: bool) -> Option<(Claimed, Recorded)> {
+/// Checks a claimed, recorded row once more before pacing: None when a fresh opt-out (the
+/// in-memory set) withholds it, never called.
+async fn prepare(
+    shared: &Shared,
+    row: Claimed,
+    attempt: Recorded,
+    number: &SendingNumber,
+) -> Option<(Claimed, Recorded)> {
     if shared.opt_outs.contains(row.workspace_id, &row.to_phone) {
-        finish(shared, row, number, RowEnd::Canceled).await;
+        finish(shared, row, number, (attempt.id, attempt.at), Disposition::Withheld).await;
         return None;
     }
-    // An open breaker's rows wait (the half-open probe's slot is taken right before its call).
-    if !can_call || shared.breakers.cooling(number.account) {
-        finish(shared, row, number, RowEnd::Requeue(Duration::from_secs(5))).await;
-        return None;
-    }
-    let (Ok(to), Ok(from)) = (E164::from_stored(&row.to_phone), E164::from_stored(&row.from_number)) else {
-        let end = RowEnd::Called {
-            attempt_id: Uuid::now_v7(),
-            attempted_at: Utc::now(),
-            disposition: Disposition::Failed { code: None },
-        };
-        finish(shared, row, number, end).await;
-        return None;
-    };
-    let attempt = Attempt {
-        id: Uuid::now_v7(),
-        at: Utc::now(),
-        outbox_id: Some(row.id),
-        campaign_id: Some(row.campaign_id),
-        step: Some(row.step),
-        to: to.clone(),
-        from: from.clone(),
-        account_id: Some(number.account),
-        segments: row.segments,
-    };
-    let recorded = Recorded { id: attempt.id, at: attempt.at, to, from };
-    if !shared.recorder.record(row.workspace_id, attempt).await {
-        finish(shared, row, number, RowEnd::Requeue(Duration::from_secs(5))).await;
-        return None;
-    }
-    Some((row, recorded))
+    Some((row, attempt))
 }
 
 /// Calls the carrier for a recorded row and hands the classified answer to the recorder.
@@ -432,8 +467,7 @@ async fn call(
             "account" => number.account.to_string(), "error_code" => code)
         .increment(1);
     }
-    let end = RowEnd::Called { attempt_id: attempt.id, attempted_at: attempt.at, disposition };
-    finish(shared, row, number, end).await;
+    finish(shared, row, number, (attempt.id, attempt.at), disposition).await;
 }
 
 type OpenedAt = (Arc<AccountEndpoint>, Instant);
