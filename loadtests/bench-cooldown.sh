@@ -46,13 +46,14 @@ pair-history and one recipient-history row each, send times spread over 120 days
 out, 0.5% undeliverable, 1,000 DNC phones and 100 DNC ranges), generated in SQL. Probes: $PROBES
 random recipients per kind on one connection, the first 10% discarded as warm-up. Screening:
 $SCREEN recipients in one statement, each form twice, alternating, all at one moment (the
-verdict counts must agree or the run fails); the recipients in phone order (the generator's, so
-pages are read in order) and shuffled (the preview's: leads by id). Per recipient over UNNEST arrays: \`judge_send\`
-(migration 0011), the form the claim calls, a table function joined LATERAL, which PostgreSQL
-inlines — with PostgreSQL's JIT as configured (on) and off; \`send_verdict\`, a scalar wrapper
-around it, and \`send_verdict_0007\`, the original, for the ratio. As a set: \`screen_sends\`
-(migration 0015) through \`sender::plan::screen\`, the campaign preview's path (JIT off, the
-prepared statement's generic plan), all verdicts fetched in order and counted by the driver.
+verdict counts must agree or the run fails), the recipients in phone order (the generator's, so
+history pages are read in order) and shuffled (the preview's order: leads by id). Per recipient
+over UNNEST arrays: \`judge_send\` (migration 0011), the form the claim calls, a table function
+joined LATERAL, which PostgreSQL inlines, with PostgreSQL's JIT as configured (on) and off;
+\`send_verdict\`, a scalar wrapper around it, and \`send_verdict_0007\`, the original, for the
+ratio. As a set: \`screen_sends\` (migration 0015) through \`sender::plan::screen\`, the campaign
+preview's path (JIT off, the prepared statement's generic plan), every verdict fetched in order
+and counted by the driver.
 Targets: a cooldown check's p99 under 1 ms; 100,000 recipients screened in under 300 ms.
 
 - Command: \`$command\` (driver \`loadtests/src/bin/send_log_bench/cooldown.rs\`, scratch database)
