@@ -10,8 +10,9 @@
 -- - The messages are unnested once, streamed (`unnest` in the select list; in FROM, PostgreSQL
 --   copies the arrays into a tuplestore first) and sorted by phone key, so every index below
 --   is walked in its own order: neighbouring probes share pages and each page is read once.
--- - Opt-outs and undeliverable numbers are joined: PostgreSQL hashes the workspace's list once
---   when the list is small beside the messages, and probes its primary key when it is not.
+-- - Opt-outs and undeliverable numbers are joined: PostgreSQL hashes the workspace's list once,
+--   or probes its primary key per message when the list is the larger side (the preview's
+--   generic plan assumes ~1,000 messages; a short list pays for hashing the whole list).
 -- - Pair and recipient history stay one primary-key probe each, as scalar subqueries inside the
 --   COALESCE, so they run only for messages no earlier reason decided. Joined as sets they are
 --   slower: a hash join reads the whole history (10M rows: 7.7 s) and a merge join sorts it
