@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root="$PWD"
 rows="${1:-10000000}"
-: "${PROBES:=20000}" "${SCREEN:=100000}"
+: "${PROBES:=20000}" "${SCREEN:=100000}" "${KEEP:=}" "${BENCH_DB:=}"
 if [ -z "${CARGO_TARGET_DIR:-}" ]; then
   if [ -d /work ] && [ -w /work ]; then export CARGO_TARGET_DIR=/work/target; else export CARGO_TARGET_DIR="$root/target"; fi
 fi
@@ -25,13 +25,18 @@ cp "$CARGO_TARGET_DIR/release/send_log_bench" "$bin"
 trap 'rm -f "$bin"' EXIT
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
-out="$("$bin" cooldown --rows "$rows" --probes "$PROBES" --screen "$SCREEN" | tee /dev/stderr)"
+db_args=()
+if [ -n "$KEEP" ]; then db_args+=(--keep); fi
+if [ -n "$BENCH_DB" ]; then db_args+=(--db "$BENCH_DB"); fi
+out="$("$bin" "${db_args[@]}" cooldown --rows "$rows" --probes "$PROBES" --screen "$SCREEN" | tee /dev/stderr)"
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 probe() { sed -n "s/^RESULT probe=$1 .*p50_us=\([0-9]*\) p99_us=\([0-9]*\).*/\1 µs | \2 µs/p" <<<"$out"; }
-screens="$(sed -n 's/^RESULT screen function=\([a-z_0-9]*\) recipients=\([0-9]*\) ms=\([0-9]*\) verdicts=\(.*\)/| `\1` | \2 | \3 ms |/p' <<<"$out")"
+screens="$(sed -n 's/^RESULT screen function=\([a-z_0-9]*\) jit=\([a-z]*\) order=\([a-z]*\) recipients=\([0-9]*\) ms=\([0-9]*\) verdicts=\(.*\)/| `\1` | \2 | \3 | \4 | \5 ms |/p' <<<"$out")"
 verdicts="$(sed -n 's/^RESULT screen .*verdicts=\(.*\)/\1/p' <<<"$out" | tail -1)"
-generated="$(grep '^generated' <<<"$out" | tail -1)"
+generated="$(grep '^generated\|^reused' <<<"$out" | tail -1)"
 today="$(date -u +%Y-%m-%d)"
+command="loadtests/bench-cooldown.sh $rows"
+if [ -n "$BENCH_DB" ]; then command="BENCH_DB=$BENCH_DB $command"; fi
 
 section="$(cat <<MD
 ## Cooldown gate
@@ -40,13 +45,18 @@ Single-recipient probes and one bulk screening against $rows recipients' history
 pair-history and one recipient-history row each, send times spread over 120 days; 1% opted
 out, 0.5% undeliverable, 1,000 DNC phones and 100 DNC ranges), generated in SQL. Probes: $PROBES
 random recipients per kind on one connection, the first 10% discarded as warm-up. Screening:
-one query calling the function per recipient over UNNEST arrays (the campaign preview's shape),
-run twice per function, alternating. \`judge_send\` (migration 0011) is the form the claim and
-the preview call: a table function joined LATERAL, which PostgreSQL inlines; \`send_verdict\`
-is now a scalar wrapper around it and \`send_verdict_0007\` the original, for the ratio.
+$SCREEN recipients in one statement, each form twice, alternating, all at one moment (the
+verdict counts must agree or the run fails), the recipients in phone order (the generator's, so
+history pages are read in order) and shuffled (the preview's order: leads by id). Per recipient
+over UNNEST arrays: \`judge_send\` (migration 0011), the form the claim calls, a table function
+joined LATERAL, which PostgreSQL inlines, with PostgreSQL's JIT as configured (on) and off;
+\`send_verdict\`, a scalar wrapper around it, and \`send_verdict_0007\`, the original, for the
+ratio. As a set: \`screen_sends\` (migration 0015) through \`sender::plan::screen\`, the campaign
+preview's path (JIT off, the prepared statement's generic plan), every verdict fetched in order
+and counted by the driver.
 Targets: a cooldown check's p99 under 1 ms; 100,000 recipients screened in under 300 ms.
 
-- Command: \`loadtests/bench-cooldown.sh $rows\` (driver \`loadtests/src/bin/send_log_bench/cooldown.rs\`, scratch database)
+- Command: \`$command\` (driver \`loadtests/src/bin/send_log_bench/cooldown.rs\`, scratch database)
 - Date: $today; $generated
 - Load average before → after: $load_before → $load_after (box shared with other engineers' builds)
 
@@ -56,8 +66,8 @@ Targets: a cooldown check's p99 under 1 ms; 100,000 recipients screened in under
 | \`send_log::cooldown\` | $(probe cooldown) |
 | \`send_verdict(...)\`, one recipient | $(probe send_verdict) |
 
-| screening function | recipients | time |
-|---|---|---|
+| screening | JIT | recipients in | recipients | time |
+|---|---|---|---|---|
 $screens
 
 Verdicts of the last screening: $verdicts

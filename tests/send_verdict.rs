@@ -1,20 +1,16 @@
-//! `send_verdict` (migration 0008) against 0007's original, installed beside it under another
-//! name: the same reason for every combination of suppression, history, step, daily limit and
-//! window the gate distinguishes — the claim and the preview depend on it (docs/engine.md).
+//! The gate's equivalences, each over every combination of suppression, history, step, daily
+//! limit and window the gate distinguishes — the claim and the preview depend on them
+//! (docs/engine.md): `send_verdict` (migration 0008) against 0007's original, installed beside it
+//! under another name; and `screen_sends` (0015, the preview's set-based screening) against
+//! `judge_send` (0011, the claim's gate), message by message.
 
 mod common;
 
 use common::TestDb;
+use sqlx::PgPool;
 
-#[tokio::test]
-async fn send_verdict_answers_exactly_as_0007_did() {
-    let db = TestDb::fresh().await;
-    let pool = db.pool().await;
-    let file = include_str!("../migrations/0007_campaigns.sql");
-    let start = file.find("CREATE FUNCTION send_verdict(").unwrap();
-    let end = file[start..].rfind("$$;").unwrap() + 3;
-    let original = file[start..start + end].replacen("send_verdict(", "send_verdict_0007(", 1);
-    sqlx::raw_sql(sqlx::AssertSqlSafe(original)).execute(&pool).await.unwrap();
+/// Workspace a's phones +1415555010N for N = 0..9 in various states; workspace b has one range.
+async fn suppressions_and_history(pool: &PgPool) {
     sqlx::raw_sql(
         "INSERT INTO workspaces (id, slug, name) VALUES ('00000000-0000-0000-0000-00000000000a', 'alpha', 'A'), \
                                                          ('00000000-0000-0000-0000-00000000000b', 'beta', 'B');
@@ -39,9 +35,24 @@ async fn send_verdict_answers_exactly_as_0007_did() {
               ARRAY['2026-06-09T12:00:00Z', '2026-06-09T08:00:00Z', '2026-06-08T20:00:00Z']::timestamptz[]),
              ('00000000-0000-0000-0000-00000000000a', '+14155550107', '2026-04-01T12:00:00Z', ARRAY['2026-04-01T12:00:00Z'::timestamptz]);",
     )
-    .execute(&pool)
+    .execute(pool)
     .await
     .unwrap();
+}
+
+const EVERY_REASON: &str =
+    "daily_limit,dnc,invalid,landline,opted_out,outside_hours,pair_cooldown,recipient_cooldown,send";
+
+#[tokio::test]
+async fn send_verdict_answers_exactly_as_0007_did() {
+    let db = TestDb::fresh().await;
+    let pool = db.pool().await;
+    let file = include_str!("../migrations/0007_campaigns.sql");
+    let start = file.find("CREATE FUNCTION send_verdict(").unwrap();
+    let end = file[start..].rfind("$$;").unwrap() + 3;
+    let original = file[start..start + end].replacen("send_verdict(", "send_verdict_0007(", 1);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(original)).execute(&pool).await.unwrap();
+    suppressions_and_history(&pool).await;
     let compare = "SELECT count(*) FILTER (WHERE v7 IS DISTINCT FROM v8), count(DISTINCT coalesce(v8, 'send')), \
                           string_agg(DISTINCT coalesce(v8, 'send'), ',') FROM ( \
         SELECT send_verdict_0007(ws, '+' || k, k, f, s, 'America/New_York', 127::smallint, '08:00', '21:00', m, rd, pd, at) v7, \
@@ -57,9 +68,51 @@ async fn send_verdict_answers_exactly_as_0007_did() {
     ) cases";
     let (differ, kinds, seen): (i64, i64, String) = sqlx::query_as(compare).fetch_one(&pool).await.unwrap();
     assert_eq!(differ, 0, "0008's send_verdict answers like 0007's");
-    assert_eq!(
-        seen, "daily_limit,dnc,invalid,landline,opted_out,outside_hours,pair_cooldown,recipient_cooldown,send",
-        "every reason is exercised"
-    );
+    assert_eq!(seen, EVERY_REASON, "every reason is exercised");
     assert_eq!(kinds, 9);
+}
+
+/// Every combination above, and per-message zones, day sets and a missing from-number besides,
+/// screened by `screen_sends` in one call per (workspace, step, cooldowns, moment) — 72 calls of
+/// 576 messages each, phones repeated, in a scrambled order — and compared row by row with
+/// `judge_send` for the same inputs; a message is found again by its position (`ord`).
+#[tokio::test]
+async fn set_screening_answers_exactly_as_judge_send() {
+    let db = TestDb::fresh().await;
+    let pool = db.pool().await;
+    suppressions_and_history(&pool).await;
+    let compare = "WITH cases AS ( \
+            SELECT ws, k, f, s, m, rd, pd, at, tz, d, row_number() OVER ( \
+                       PARTITION BY ws, s, rd, pd, at ORDER BY md5(concat_ws(' ', k, f, m, tz, d))) AS n \
+            FROM unnest(ARRAY['00000000-0000-0000-0000-00000000000a', '00000000-0000-0000-0000-00000000000b', \
+                              '00000000-0000-0000-0000-00000000000c']::uuid[]) ws, \
+                 generate_series(14155550099, 14155550110) k, \
+                 unnest(ARRAY['+12015550100', '+12015550101', NULL]) f, \
+                 unnest(ARRAY[0, 1]::smallint[]) s, \
+                 unnest(ARRAY[NULL, 0, 2, 3]::smallint[]) m, \
+                 unnest(ARRAY[0, 30]) rd, unnest(ARRAY[0, 90]) pd, \
+                 unnest(ARRAY['2026-06-09T16:00:00Z', '2026-06-10T03:00:00Z', '2026-09-01T16:00:00Z']::timestamptz[]) at, \
+                 unnest(ARRAY['America/New_York', 'Asia/Tokyo']) tz, \
+                 unnest(ARRAY[127, 31]::smallint[]) d), \
+        judged AS ( \
+            SELECT c.*, j.verdict FROM cases c \
+            CROSS JOIN LATERAL judge_send(c.ws, '+' || c.k, c.k, c.f, c.s, c.tz, c.d, '08:00', '21:00', c.m, \
+                                          c.rd, c.pd, c.at) j), \
+        calls AS ( \
+            SELECT ws, s, rd, pd, at, array_agg('+' || k ORDER BY n) phones, array_agg(k ORDER BY n) keys, \
+                   array_agg(f ORDER BY n) froms, array_agg(tz ORDER BY n) tzs, array_agg(d ORDER BY n) days, \
+                   array_agg('08:00'::time ORDER BY n) starts, array_agg('21:00'::time ORDER BY n) ends, \
+                   array_agg(m ORDER BY n) limits \
+            FROM cases GROUP BY ws, s, rd, pd, at), \
+        screened AS ( \
+            SELECT c.ws, c.s, c.rd, c.pd, c.at, x.ord, x.verdict FROM calls c \
+            CROSS JOIN LATERAL screen_sends(c.ws, c.phones, c.keys, c.froms, c.tzs, c.days, c.starts, c.ends, \
+                                            c.limits, c.s, c.rd, c.pd, c.at) x) \
+        SELECT count(*), count(*) FILTER (WHERE j.n IS NULL OR x.ord IS NULL OR j.verdict IS DISTINCT FROM x.verdict), \
+               string_agg(DISTINCT coalesce(x.verdict, 'send'), ',') \
+        FROM judged j FULL JOIN screened x ON (x.ws, x.s, x.rd, x.pd, x.at, x.ord) = (j.ws, j.s, j.rd, j.pd, j.at, j.n)";
+    let (rows, differ, seen): (i64, i64, String) = sqlx::query_as(compare).fetch_one(&pool).await.unwrap();
+    assert_eq!(rows, 3 * 12 * 3 * 2 * 4 * 2 * 2 * 3 * 2 * 2, "one row per message, none lost or doubled");
+    assert_eq!(differ, 0, "screen_sends answers each message as judge_send does");
+    assert_eq!(seen, EVERY_REASON, "every reason is exercised");
 }

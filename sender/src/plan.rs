@@ -2,9 +2,10 @@
 //! from-number (sticky, then area-code routing), the body (a template variant chosen by lead,
 //! opt-out language on a first contact), segments, time zone, window and per-24 h limit. It feeds
 //! both [`materialize`] (outbox rows, on start) and [`preview::preview`] (a dry run evaluated with
-//! the engine's own `judge_send`), so what the preview says is what the engine does.
+//! the engine's own gate, [`screen`]), so what the preview says is what the engine does.
 
 pub mod preview;
+pub mod screen;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

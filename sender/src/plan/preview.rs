@@ -1,17 +1,19 @@
 //! The dry run of a campaign: every audience lead planned in memory (the same
-//! [`Setting::plan`] materialization uses), then the engine's `judge_send` evaluated for all
-//! planned messages in ONE statement at `now`. Counts per verdict, segments and cost, and one
-//! page of items. Because the claim calls the same SQL function, preview and engine agree.
+//! [`Setting::plan`] materialization uses), then the engine's gate evaluated for all planned
+//! messages in ONE statement at `now` (`screen_sends`, [`super::screen`]: the claim's
+//! `judge_send` as a set, proved to answer alike). Counts per verdict, segments and cost, and
+//! one page of items. Because the claim asks the same gate, preview and engine agree.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 #[cfg(test)]
 use super::Skip;
+use super::screen::{Rules, Screening, screen};
 use super::{BATCH, History, Plan, Setting, key_of};
 use crate::WorkspaceId;
 use crate::campaigns::Campaign;
@@ -86,7 +88,7 @@ fn cents(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-/// Plans every audience lead of `campaign` and asks `judge_send` about each message at `now`.
+/// Plans every audience lead of `campaign` and asks the gate about each message at `now`.
 pub async fn preview(
     conn: &mut PgConnection,
     ws: WorkspaceId,
@@ -109,7 +111,8 @@ pub async fn preview(
     Ok(summarize(plans, verdicts, page))
 }
 
-/// The verdict of each plan: planning's skip reason, else the claim's `judge_send` (NULL → `send`).
+/// The verdict of each plan: planning's skip reason, else the gate's (`screen_sends`, the claim's
+/// `judge_send` for all messages at once; NULL → `send`).
 async fn verdicts(
     conn: &mut PgConnection,
     ws: WorkspaceId,
@@ -117,35 +120,18 @@ async fn verdicts(
     plans: &[Plan],
     now: DateTime<Utc>,
 ) -> sqlx::Result<Vec<String>> {
-    let messages: Vec<&super::Message> = plans.iter().filter_map(|p| p.outcome.as_ref().ok()).collect();
-    let col = |f: fn(&super::Message) -> String| messages.iter().map(|m| f(m)).collect::<Vec<String>>();
-    let starts: Vec<NaiveTime> = messages.iter().map(|m| m.window.start).collect();
-    let ends: Vec<NaiveTime> = messages.iter().map(|m| m.window.end).collect();
-    let days: Vec<i16> = messages.iter().map(|m| i16::from(m.window.days)).collect();
-    let limits: Vec<Option<i16>> = messages.iter().map(|m| m.max_per_24h).collect();
-    let keys: Vec<i64> = messages.iter().map(|m| key_of(m.to.as_str())).collect();
-    let gate: Vec<Option<String>> = sqlx::query_scalar(
-        "SELECT v.verdict \
-         FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::smallint[], $7::time[], $8::time[], \
-                     $9::smallint[]) WITH ORDINALITY AS t(p, k, f, tz, d, s, e, m, i) \
-         CROSS JOIN LATERAL judge_send($1, t.p, t.k, t.f, 0::smallint, t.tz, t.d, t.s, t.e, t.m, $10, $11, $12) v \
-         ORDER BY t.i",
-    )
-    .bind(ws)
-    .bind(col(|m| m.to.as_str().to_owned()))
-    .bind(&keys)
-    .bind(col(|m| m.from.e164.clone()))
-    .bind(col(|m| m.zone.name().to_owned()))
-    .bind(&days)
-    .bind(&starts)
-    .bind(&ends)
-    .bind(&limits)
-    .bind(campaign.retext_recipient_days)
-    .bind(campaign.retext_pair_days)
-    .bind(now)
-    .fetch_all(conn)
-    .await?;
-    let mut gate = gate.into_iter();
+    let mut messages = Screening::default();
+    for m in plans.iter().filter_map(|p| p.outcome.as_ref().ok()) {
+        let to = m.to.as_str();
+        messages.push(to, key_of(to), &m.from.e164, m.zone.name(), m.window, m.max_per_24h);
+    }
+    let rules = Rules {
+        step: 0,
+        recipient_days: campaign.retext_recipient_days,
+        pair_days: campaign.retext_pair_days,
+        at: now,
+    };
+    let mut gate = screen(conn, ws, &messages, rules).await?.into_iter();
     Ok(plans
         .iter()
         .map(|p| match &p.outcome {

@@ -2,18 +2,21 @@
 //! 1% opted out, 0.5% undeliverable, 1,000 DNC phones and 100 DNC ranges, generated in SQL with
 //! generate_series. Then, in the same run: latency of a bare primary-key probe on
 //! `pair_history` (the floor), of `sender::send_log::cooldown` and of `send_verdict(...)` for one
-//! recipient; and one query screening many recipients at once through `send_verdict` over
-//! UNNEST arrays (the campaign preview's shape). The screening also runs 0007's original
-//! `send_verdict` (installed as `send_verdict_0007`), so a later migration's gain is a ratio
-//! measured in the same run.
+//! recipient; and one query screening many recipients at once, per recipient over UNNEST arrays
+//! (`judge_send`, and the scalar `send_verdict` and 0007's original, installed as
+//! `send_verdict_0007`) and as a set (`screen_sends`, through `sender::plan::screen`, the
+//! campaign preview's path), so a later migration's gain is a ratio measured in the same run.
+//! With `--db`, a database that already holds this history (kept by `--keep`) is reused.
 
 use std::time::Instant;
 
 use chrono::Utc;
 use rand::{Rng, SeedableRng};
 use sqlx::PgPool;
-use switchboard_sender::E164;
+use switchboard_sender::plan::screen::{self, Rules, Screening};
 use switchboard_sender::send_log::{self, RetextPolicy};
+use switchboard_sender::windows::LocalWindow;
+use switchboard_sender::{E164, WorkspaceId};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -45,7 +48,7 @@ const OURS_SQL: &str = "'+120155501' || lpad((i % 50)::text, 2, '0')";
 /// A send time spread over the last 120 days, a pure function of i.
 const LAST_SQL: &str = "now() - make_interval(secs => (i * 2654435761) % 10368000)";
 
-async fn generate(pool: &PgPool, ws: switchboard_sender::WorkspaceId, rows: i64) -> anyhow::Result<()> {
+async fn generate(pool: &PgPool, ws: WorkspaceId, rows: i64) -> anyhow::Result<()> {
     anyhow::ensure!(rows <= 8_000_000 * AREAS.len() as i64, "at most {} rows", 8_000_000 * AREAS.len());
     let chunk = 2_000_000i64;
     let t = Instant::now();
@@ -86,13 +89,38 @@ async fn generate(pool: &PgPool, ws: switchboard_sender::WorkspaceId, rows: i64)
     );
     sqlx::query(sqlx::AssertSqlSafe(dnc)).bind(ws).bind(rows).execute(pool).await?;
     sqlx::query("VACUUM ANALYZE").execute(pool).await?;
-    let size: String = sqlx::query_scalar(
+    println!(
+        "generated {rows} recipients in {:.0} s; history tables with indexes: {}",
+        t.elapsed().as_secs_f64(),
+        size(pool).await?
+    );
+    Ok(())
+}
+
+async fn size(pool: &PgPool) -> anyhow::Result<String> {
+    Ok(sqlx::query_scalar(
         "SELECT pg_size_pretty(pg_total_relation_size('pair_history') + pg_total_relation_size('recipient_history'))",
     )
     .fetch_one(pool)
-    .await?;
-    println!("generated {rows} recipients in {:.0} s; history tables with indexes: {size}", t.elapsed().as_secs_f64());
-    Ok(())
+    .await?)
+}
+
+/// The bench workspace of an earlier run kept in this database, with `rows` recipients' history.
+async fn generated_before(pool: &PgPool, rows: i64) -> anyhow::Result<Option<WorkspaceId>> {
+    let Some(ws): Option<WorkspaceId> =
+        sqlx::query_scalar("SELECT id FROM workspaces WHERE slug = 'bench'").fetch_optional(pool).await?
+    else {
+        return Ok(None);
+    };
+    let had: i64 = sqlx::query_scalar("SELECT count(*) FROM recipient_history WHERE workspace_id = $1")
+        .bind(ws)
+        .fetch_one(pool)
+        .await?;
+    anyhow::ensure!(
+        had == rows,
+        "the database holds {had} recipients' history, not {rows}: drop it or pass --rows {had}"
+    );
+    Ok(Some(ws))
 }
 
 /// Installs 0007's `send_verdict` under another name, for a before/after in the same run.
@@ -101,7 +129,7 @@ async fn install_original(pool: &PgPool) -> anyhow::Result<()> {
     let start = file.find("CREATE FUNCTION send_verdict(").expect("0007 defines send_verdict");
     let body = &file[start..];
     let end = body.rfind("$$;").expect("the function ends") + 3;
-    let sql = body[..end].replacen("send_verdict(", "send_verdict_0007(", 1);
+    let sql = body[..end].replacen("CREATE FUNCTION send_verdict(", "CREATE OR REPLACE FUNCTION send_verdict_0007(", 1);
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await?;
     Ok(())
 }
@@ -110,9 +138,22 @@ const VERDICT_ARGS: &str = "0::smallint, 'America/New_York', 127::smallint, '08:
                             NULL::smallint, 30, 90, now()";
 
 pub async fn run(pool: &PgPool, args: &Args) -> anyhow::Result<()> {
-    let ws = crate::workspace(pool).await?;
-    println!("==> generating {} recipients", args.rows);
-    generate(pool, ws, args.rows).await?;
+    let ws = match generated_before(pool, args.rows).await? {
+        Some(ws) => {
+            println!(
+                "reused {} recipients' history generated earlier; history tables with indexes: {}",
+                args.rows,
+                size(pool).await?
+            );
+            ws
+        }
+        None => {
+            let ws = crate::workspace(pool).await?;
+            println!("==> generating {} recipients", args.rows);
+            generate(pool, ws, args.rows).await?;
+            ws
+        }
+    };
     install_original(pool).await?;
 
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
@@ -173,34 +214,113 @@ pub async fn run(pool: &PgPool, args: &Args) -> anyhow::Result<()> {
     while picked.len() < args.screen.min(args.rows as usize) {
         picked.insert(rng.random_range(0..args.rows));
     }
-    let phones: Vec<String> = picked.iter().map(|i| their(*i)).collect();
-    let keys: Vec<i64> = phones.iter().map(|p| p[1..].parse().unwrap()).collect();
-    let froms: Vec<String> = picked.iter().map(|i| ours(*i)).collect();
-    // `judge_send` is how the claim and the preview ask (migration 0011): a table function in
-    // FROM, inlined into the statement; the scalar forms start an executor per recipient.
-    for function in
-        ["send_verdict_0007", "send_verdict", "judge_send", "send_verdict_0007", "send_verdict", "judge_send"]
-    {
-        let (verdict, lateral) = match function {
-            "judge_send" => {
-                ("j.verdict".to_owned(), format!("CROSS JOIN LATERAL judge_send($1, p, k, f, {VERDICT_ARGS}) j"))
-            }
-            scalar => (format!("{scalar}($1, p, k, f, {VERDICT_ARGS})"), String::new()),
-        };
-        let sql = format!(
-            "SELECT COALESCE(v, 'send'), count(*) FROM (SELECT {verdict} v \
-             FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(p, k, f) {lateral}) s GROUP BY 1 ORDER BY 1"
-        );
+    // In phone order (the generator's, so history pages are read in order) and shuffled (the
+    // preview's order: leads by id, phones at random).
+    let sorted = Recipients::new(picked.iter().copied());
+    let mut order: Vec<i64> = picked.into_iter().collect();
+    rand::seq::SliceRandom::shuffle(&mut order[..], &mut rng);
+    let shuffled = Recipients::new(order.into_iter());
+    // `judge_send` is how the claim asks (migration 0011): a table function in FROM, inlined into
+    // the statement; the scalar forms start an executor per recipient. `screen_sends` (0015) is
+    // how the preview asks, through the preview's own function (JIT off, generic plan); JIT off
+    // for `judge_send` too shows how much of the difference is JIT's.
+    let rounds = [
+        ("send_verdict_0007", true, &sorted),
+        ("send_verdict", true, &sorted),
+        ("judge_send", true, &sorted),
+        ("judge_send", false, &sorted),
+        ("screen_sends", false, &sorted),
+        ("judge_send", true, &shuffled),
+        ("judge_send", false, &shuffled),
+        ("screen_sends", false, &shuffled),
+    ];
+    // One moment for every screening, so all of them answer the same question.
+    let at = Utc::now();
+    let mut answers = std::collections::BTreeMap::new();
+    for (function, jit, input) in rounds.iter().chain(&rounds) {
         let t = Instant::now();
-        let counts: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(ws)
-            .bind(&phones)
-            .bind(&keys)
-            .bind(&froms)
-            .fetch_all(&mut *conn)
-            .await?;
+        let counts = if *function == "screen_sends" {
+            let rules = Rules { step: 0, recipient_days: 30, pair_days: 90, at };
+            let verdicts = screen::screen(&mut conn, ws, &input.messages, rules).await?;
+            let mut counts = std::collections::BTreeMap::new();
+            for v in verdicts {
+                *counts.entry(v.unwrap_or_else(|| "send".to_owned())).or_insert(0i64) += 1;
+            }
+            counts.into_iter().collect()
+        } else {
+            screen_per_recipient(&mut conn, ws, function, *jit, input, at).await?
+        };
         let ms = t.elapsed().as_secs_f64() * 1e3;
-        println!("RESULT screen function={function} recipients={} ms={ms:.0} verdicts={counts:?}", phones.len());
+        let (jit, order) =
+            (if *jit { "on" } else { "off" }, if std::ptr::eq(*input, &sorted) { "phone" } else { "shuffled" });
+        let n = input.phones.len();
+        println!(
+            "RESULT screen function={function} jit={jit} order={order} recipients={n} ms={ms:.0} verdicts={counts:?}"
+        );
+        answers.insert(*function, counts);
+    }
+    let judged = &answers["judge_send"];
+    for (function, counts) in &answers {
+        anyhow::ensure!(counts == judged, "{function} answered {counts:?}, judge_send {judged:?}");
     }
     Ok(())
+}
+
+/// The screened recipients as the per-recipient queries bind them, and as `screen_sends` does.
+struct Recipients {
+    phones: Vec<String>,
+    keys: Vec<i64>,
+    froms: Vec<String>,
+    messages: Screening,
+}
+
+impl Recipients {
+    fn new(indexes: impl Iterator<Item = i64>) -> Self {
+        let hour = |h| chrono::NaiveTime::from_hms_opt(h, 0, 0).expect("an hour");
+        let window = LocalWindow { days: 127, start: hour(8), end: hour(21) };
+        let mut r =
+            Recipients { phones: Vec::new(), keys: Vec::new(), froms: Vec::new(), messages: Screening::default() };
+        for i in indexes {
+            let (phone, from) = (their(i), ours(i));
+            let key = phone[1..].parse().expect("digits");
+            r.messages.push(&phone, key, &from, "America/New_York", window, None);
+            r.phones.push(phone);
+            r.keys.push(key);
+            r.froms.push(from);
+        }
+        r
+    }
+}
+
+/// One query asking `function` about each recipient over UNNEST arrays; verdict counts.
+async fn screen_per_recipient(
+    conn: &mut sqlx::PgConnection,
+    ws: WorkspaceId,
+    function: &str,
+    jit: bool,
+    input: &Recipients,
+    at: chrono::DateTime<Utc>,
+) -> anyhow::Result<Vec<(String, i64)>> {
+    let args = VERDICT_ARGS.replace("now()", "$5");
+    let (verdict, lateral) = match function {
+        "judge_send" => ("j.verdict".to_owned(), format!("CROSS JOIN LATERAL judge_send($1, p, k, f, {args}) j")),
+        scalar => (format!("{scalar}($1, p, k, f, {args})"), String::new()),
+    };
+    let sql = format!(
+        "SELECT COALESCE(v, 'send'), count(*) FROM (SELECT {verdict} v \
+         FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(p, k, f) {lateral}) s GROUP BY 1 ORDER BY 1"
+    );
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    if !jit {
+        sqlx::query("SELECT set_config('jit', 'off', true)").execute(&mut *tx).await?;
+    }
+    let counts = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(ws)
+        .bind(&input.phones)
+        .bind(&input.keys)
+        .bind(&input.froms)
+        .bind(at);
+    let counts = counts.fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(counts)
 }

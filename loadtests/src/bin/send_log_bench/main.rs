@@ -8,8 +8,9 @@
 //!   screens many recipients at once through `send_verdict` (`cooldown.rs`).
 //!
 //! Each run creates its own database (`sb_bench_<pid>`), migrates it with the project's
-//! migrations, and drops it at the end, also when the run fails. Driven by
-//! `loadtests/bench-send-log.sh` and `loadtests/bench-cooldown.sh`.
+//! migrations, and drops it at the end, also when the run fails; `--db` names a database kept by
+//! an earlier `--keep` run instead (migrated, never dropped), where `cooldown` reuses the
+//! history it generated. Driven by `loadtests/bench-send-log.sh` and `loadtests/bench-cooldown.sh`.
 
 mod cooldown;
 mod writes;
@@ -22,9 +23,12 @@ struct Cli {
     /// A PostgreSQL server URL without a database name.
     #[arg(long, env = "PG_URL_BASE", default_value = "postgres://postgres@127.0.0.1:5432")]
     pg: String,
-    /// Keep the scratch database afterwards (to look at it).
+    /// Keep the scratch database afterwards (to look at it, or to reuse with `--db`).
     #[arg(long)]
     keep: bool,
+    /// Use this existing database (migrated, kept afterwards) instead of a fresh scratch one.
+    #[arg(long)]
+    db: Option<String>,
     #[command(subcommand)]
     bench: Bench,
 }
@@ -38,6 +42,9 @@ enum Bench {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(name) = &cli.db {
+        return run(&cli, name).await;
+    }
     let name = format!("sb_bench_{}", std::process::id());
     let mut admin = PgConnection::connect(&format!("{}/postgres", cli.pg)).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut admin).await?;
