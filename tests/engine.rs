@@ -149,6 +149,17 @@ async fn campaign_with_steps(
     campaign
 }
 
+/// Time passes for a campaign's follow-ups: its queued second steps fall due now, and the
+/// campaign is waited for until it completes (30 s at most).
+async fn advance_follow_ups(pool: &PgPool, campaign: Uuid) {
+    sqlx::query("UPDATE outbox SET not_before = now() WHERE campaign_id = $1 AND step = 1 AND state = 'queued'")
+        .bind(campaign)
+        .execute(pool)
+        .await
+        .unwrap();
+    wait_completed(pool, campaign, Duration::from_secs(30)).await;
+}
+
 async fn wait_completed(pool: &PgPool, campaign: Uuid, within: Duration) {
     let start = Instant::now();
     loop {
@@ -363,12 +374,7 @@ async fn follow_ups_go_after_their_delay_and_a_reply_cancels_them() {
     assert_eq!(reason.as_deref(), Some("replied"));
 
     // Two days pass (the rows' due time moves to now): the other two follow-ups go.
-    sqlx::query("UPDATE outbox SET not_before = now() WHERE campaign_id = $1 AND step = 1 AND state = 'queued'")
-        .bind(campaign)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    wait_completed(&app.pool, campaign, Duration::from_secs(30)).await;
+    advance_follow_ups(&app.pool, campaign).await;
     let record = sim.record();
     let by = creates_by_recipient(&record);
     assert_eq!(by.get(&recipient(0)), Some(&1), "the one who replied got no follow-up");

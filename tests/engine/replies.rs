@@ -106,12 +106,7 @@ async fn instant_replies_count_for_their_campaign_and_stop_the_follow_ups() {
     );
 
     // Two days pass: nothing more is sent, the campaign completes with one message per recipient.
-    sqlx::query("UPDATE outbox SET not_before = now() WHERE campaign_id = $1 AND step = 1 AND state = 'queued'")
-        .bind(campaign)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    wait_completed(&app.pool, campaign, Duration::from_secs(30)).await;
+    advance_follow_ups(&app.pool, campaign).await;
     let record = sim.record();
     let by = creates_by_recipient(&record);
     assert_eq!(record.len(), n, "step 0 only");
