@@ -12,6 +12,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::ids::WorkspaceId;
+use crate::phone::E164;
+use crate::send_log::Attempt;
 use crate::stats;
 
 /// A row claimed for sending.
@@ -31,6 +33,24 @@ pub struct Claimed {
     /// Calls made for this row, this one included.
     pub attempts: i32,
     pub claimed_at: DateTime<Utc>,
+}
+
+impl Claimed {
+    /// The attempt that records this row's call from `account` at `at` (a new send-log row id),
+    /// or None when a stored phone no longer parses (such a row can never be called).
+    pub fn attempt(&self, account: Option<Uuid>, at: DateTime<Utc>) -> Option<Attempt> {
+        Some(Attempt {
+            id: Uuid::now_v7(),
+            at,
+            outbox_id: Some(self.id),
+            campaign_id: Some(self.campaign_id),
+            step: Some(self.step),
+            to: E164::from_stored(&self.to_phone).ok()?,
+            from: E164::from_stored(&self.from_number).ok()?,
+            account_id: account,
+            segments: self.segments,
+        })
+    }
 }
 
 /// Which due rows a claim may take: every sending number's, or one number's (the engine claims

@@ -14,7 +14,7 @@ use switchboard_sender::engine::classify::Disposition;
 use switchboard_sender::engine::recorder::{Finished, Recorder};
 use switchboard_sender::outbox::{ClaimRound, Scope, claim_round};
 use switchboard_sender::send_log::{Attempt, ensure_partitions, record_attempts};
-use switchboard_sender::{E164, WorkspaceId, stats};
+use switchboard_sender::{WorkspaceId, stats};
 
 use super::*;
 
@@ -140,24 +140,8 @@ impl Clock {
     async fn claim(&self, at: DateTime<Utc>) -> ClaimRound {
         let mut tx = self.app.pool.begin().await.unwrap();
         let round = claim_round(&mut tx, WORKER, Scope::All, 10_000, at).await.unwrap();
-        let attempts: Vec<(WorkspaceId, Attempt)> = round
-            .claimed
-            .iter()
-            .map(|row| {
-                let attempt = Attempt {
-                    id: Uuid::now_v7(),
-                    at,
-                    outbox_id: Some(row.id),
-                    campaign_id: Some(row.campaign_id),
-                    step: Some(row.step),
-                    to: E164::from_stored(&row.to_phone).unwrap(),
-                    from: E164::from_stored(&row.from_number).unwrap(),
-                    account_id: row.account_id,
-                    segments: row.segments,
-                };
-                (row.workspace_id, attempt)
-            })
-            .collect();
+        let attempts: Vec<(WorkspaceId, Attempt)> =
+            round.claimed.iter().map(|row| (row.workspace_id, row.attempt(row.account_id, at).unwrap())).collect();
         record_attempts(&mut tx, &attempts).await.unwrap();
         tx.commit().await.unwrap();
         let (recorder, _) = self.recorder.as_ref().unwrap();

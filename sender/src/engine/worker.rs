@@ -26,7 +26,6 @@ use crate::numbers::{WarmupSchedule, effective_daily_cap};
 use crate::outbox::{Claimed, Scope, claim_round};
 use crate::pacing::{Bucket, Take};
 use crate::phone::E164;
-use crate::send_log::Attempt;
 use crate::twilio::client::{AccountEndpoint, Credentials, NewMessage, Sender};
 
 /// A number some running campaign may send from, with its limits.
@@ -338,21 +337,11 @@ async fn claim(
     let mut attempts = Vec::with_capacity(round.claimed.len());
     let mut unreadable = Vec::new();
     for row in round.claimed {
-        let (Ok(to), Ok(from)) = (E164::from_stored(&row.to_phone), E164::from_stored(&row.from_number)) else {
+        let Some(attempt) = row.attempt(Some(number.account), at) else {
             unreadable.push(row);
             continue;
         };
-        let attempt = Attempt {
-            id: Uuid::now_v7(),
-            at,
-            outbox_id: Some(row.id),
-            campaign_id: Some(row.campaign_id),
-            step: Some(row.step),
-            to: to.clone(),
-            from: from.clone(),
-            account_id: Some(number.account),
-            segments: row.segments,
-        };
+        let (to, from) = (attempt.to.clone(), attempt.from.clone());
         recorded.push((row, Recorded { id: attempt.id, at, to, from }));
         attempts.push((number.workspace, attempt));
     }
