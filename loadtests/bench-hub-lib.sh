@@ -42,7 +42,7 @@ raise_limits() {
   sysctl -qw net.ipv4.ip_local_port_range="1024 65000" 2>/dev/null || true
   # Keep the servers' ports out of the (widened) ephemeral range, so client sockets in TIME_WAIT
   # from an earlier step never hold a port a server is about to bind.
-  sysctl -qw net.ipv4.ip_local_reserved_ports="13000-13010,18080-18090" 2>/dev/null || true
+  sysctl -qw net.ipv4.ip_local_reserved_ports="13000-13020,18080-18090" 2>/dev/null || true
 }
 
 fresh_db() {
@@ -60,6 +60,14 @@ start_hub() {
       RUST_LOG=warn LOG_FORMAT=json REDIS_PREFIX=sbbench "$@" "$BIN" serve >/tmp/bench-hub-$port.log 2>&1 &
   HUB_PID=$!; PIDS+=("$HUB_PID")
   wait_http "http://127.0.0.1:$port/healthz"
+}
+
+# start_bare PORT: the bare tokio-tungstenite broadcast loop (WebSocket on PORT, publish on
+# PORT+1); sets BARE_PID.
+start_bare() {
+  "$BENCH" bare-server --port "$1" --queue-len "${HUB_QUEUE_LEN:-4096}" 2>/dev/null &
+  BARE_PID=$!; PIDS+=("$BARE_PID")
+  wait_http "http://127.0.0.1:$(($1 + 1))/healthz"
 }
 
 # start_socketio PORT: the Socket.IO peer; sets SIO_PID.

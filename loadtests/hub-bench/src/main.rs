@@ -5,8 +5,12 @@
 //! - `fanout`: N subscribers on one topic; events (100-byte payloads carrying their publish
 //!   time) published at rising rates through the HTTP publish API; reports deliveries/s and
 //!   publish→deliver latency p50/p99 per rate. `--target socketio` runs the same scenario
-//!   against loadtests/socketio/server.mjs (Engine.IO v4 over WebSocket, `42["event",…]`).
+//!   against loadtests/socketio/server.mjs (Engine.IO v4 over WebSocket, `42["event",…]`);
+//!   `--target bare` against the bare loop.
+//! - `bare-server`: the bare tokio + tokio-tungstenite broadcast loop (no protocol), the floor
+//!   the hub's fan-out is compared with in the same run (`bare.rs`).
 
+mod bare;
 mod peer;
 
 use std::sync::Arc;
@@ -29,6 +33,7 @@ struct Cli {
 enum TargetArg {
     Hub,
     Socketio,
+    Bare,
 }
 
 #[derive(clap::Args, Clone)]
@@ -65,6 +70,14 @@ enum Mode {
         #[arg(long, default_value_t = 5)]
         hold_secs: u64,
     },
+    /// Serves the bare loop: WebSocket on --port, `POST /publish` on --port + 1.
+    BareServer {
+        #[arg(long, default_value_t = 13010)]
+        port: u16,
+        /// Frames a connection may fall behind before it is dropped (the hub's HUB_QUEUE_LEN).
+        #[arg(long, default_value_t = 4096)]
+        queue_len: usize,
+    },
     Fanout {
         #[command(flatten)]
         common: Common,
@@ -84,6 +97,9 @@ enum Mode {
         /// Publish requests per second at most (each carries rate / this many events).
         #[arg(long, default_value_t = 100)]
         requests_per_s: u64,
+        /// Bytes of each event's payload, `{"t":<publish ns>,"p":"x…"}` (at least 32).
+        #[arg(long, default_value_t = 100)]
+        payload_bytes: usize,
         /// A label for the output lines.
         #[arg(long, default_value = "")]
         label: String,
@@ -94,8 +110,20 @@ enum Mode {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().mode {
         Mode::Idle { common, clients, server_pid, hold_secs } => idle(common, clients, server_pid, hold_secs).await,
-        Mode::Fanout { common, pub_url, clients, rates, step_secs, sample_every, requests_per_s, label } => {
-            fanout(common, pub_url, clients, rates, step_secs, sample_every, requests_per_s, label).await
+        Mode::BareServer { port, queue_len } => bare::serve(port, queue_len).await,
+        Mode::Fanout {
+            common,
+            pub_url,
+            clients,
+            rates,
+            step_secs,
+            sample_every,
+            requests_per_s,
+            payload_bytes,
+            label,
+        } => {
+            let load = Load { clients, rates, step_secs, sample_every, requests_per_s, payload_bytes };
+            fanout(common, pub_url, load, label).await
         }
     }
 }
@@ -141,6 +169,7 @@ async fn target_of(c: &Common) -> anyhow::Result<Target> {
             Target::Hub { base: c.url.clone(), workspace, token }
         }
         TargetArg::Socketio => Target::SocketIo { base: c.url.clone() },
+        TargetArg::Bare => Target::Bare { base: c.url.clone() },
     })
 }
 
@@ -222,22 +251,23 @@ pub fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn fanout(
-    c: Common,
-    pub_url: Option<String>,
+/// A fan-out run's shape.
+struct Load {
     clients: usize,
     rates: Vec<u64>,
     step_secs: u64,
     sample_every: u64,
     requests_per_s: u64,
-    label: String,
-) -> anyhow::Result<()> {
+    payload_bytes: usize,
+}
+
+async fn fanout(c: Common, pub_url: Option<String>, load: Load, label: String) -> anyhow::Result<()> {
+    let Load { clients, rates, step_secs, sample_every, requests_per_s, payload_bytes } = load;
     let target = Arc::new(target_of(&c).await?);
     let stats = Arc::new(Stats::default());
     stats.sample_every.store(sample_every.max(1), Ordering::Relaxed);
     let tasks = open_peers(&c, &target, clients, true, stats.clone()).await?;
-    let publisher = peer::PublisherThread::start(target.clone(), pub_url)?;
+    let publisher = peer::PublisherThread::start(target.clone(), pub_url, payload_bytes)?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     for (i, &rate) in rates.iter().enumerate() {
         stats.step.store(i + 1, Ordering::Relaxed);
@@ -261,7 +291,7 @@ async fn fanout(
         };
         println!(
             "{}",
-            json!({"bench": "fanout", "label": label, "requests_per_s": requests_per_s, "target": format!("{:?}", c.target).to_lowercase(), "clients": clients,
+            json!({"bench": "fanout", "label": label, "requests_per_s": requests_per_s, "payload_bytes": payload_bytes, "target": format!("{:?}", c.target).to_lowercase(), "clients": clients,
                    "rate": rate, "published": published, "offered_per_s": rate * clients as u64,
                    "delivered": delivered, "expected": expected,
                    "deliveries_per_s": (delivered as f64 / elapsed).round(),

@@ -1,6 +1,7 @@
-//! One load-generating connection (a `Peer`) and the event publisher, for both servers under
-//! test: the hub (`/ws?token=`, JSON frames) and Socket.IO (Engine.IO v4 over a WebSocket:
-//! `0{..}` open, `40` connect, `42["event",..]` events, `2`/`3` ping/pong).
+//! One load-generating connection (a `Peer`) and the event publisher, for the three servers under
+//! test: the hub (`/ws?token=`, JSON frames), Socket.IO (Engine.IO v4 over a WebSocket: `0{..}`
+//! open, `40` connect, `42["event",..]` events, `2`/`3` ping/pong) and the bare loop (every text
+//! frame is an event; see `bare.rs`).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -19,21 +20,39 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use crate::{Stats, now_ns};
 
 pub enum Target {
-    Hub { base: String, workspace: String, token: String },
-    SocketIo { base: String },
+    Hub {
+        base: String,
+        workspace: String,
+        token: String,
+    },
+    SocketIo {
+        base: String,
+    },
+    /// The bare loop: WebSocket on `base`'s port, `POST /publish` on the next one.
+    Bare {
+        base: String,
+    },
 }
 
 impl Target {
     fn base(&self) -> &str {
         match self {
-            Target::Hub { base, .. } | Target::SocketIo { base } => base,
+            Target::Hub { base, .. } | Target::SocketIo { base } | Target::Bare { base } => base,
+        }
+    }
+
+    fn is_event(&self, text: &str) -> bool {
+        match self {
+            Target::Hub { .. } => text.starts_with("{\"type\":\"event\""),
+            Target::SocketIo { .. } => text.starts_with("42"),
+            Target::Bare { .. } => true,
         }
     }
 }
 
 pub struct Peer {
     ws: WebSocketStream<TcpStream>,
-    socketio: bool,
+    target: Arc<Target>,
 }
 
 fn addr_of(base: &str) -> anyhow::Result<SocketAddr> {
@@ -43,22 +62,23 @@ fn addr_of(base: &str) -> anyhow::Result<SocketAddr> {
 }
 
 impl Peer {
-    pub async fn open(target: &Target, source: Ipv4Addr, subscribe: bool) -> anyhow::Result<Self> {
+    pub async fn open(target: &Arc<Target>, source: Ipv4Addr, subscribe: bool) -> anyhow::Result<Self> {
         let addr = addr_of(target.base())?;
         let socket = TcpSocket::new_v4()?;
         socket.bind(SocketAddr::new(source.into(), 0))?;
         let stream = socket.connect(addr).await?;
         stream.set_nodelay(true)?;
         let host = target.base().trim_start_matches("http://").trim_end_matches('/');
-        let url = match target {
+        let url = match &**target {
             Target::Hub { token, .. } => format!("ws://{host}/ws?token={token}"),
             Target::SocketIo { .. } => format!("ws://{host}/socket.io/?EIO=4&transport=websocket"),
+            Target::Bare { .. } => format!("ws://{host}/"),
         };
         let config = WebSocketConfig::default().read_buffer_size(16 * 1024).write_buffer_size(0);
         let (ws, _) =
             tokio_tungstenite::client_async_with_config(url.into_client_request()?, stream, Some(config)).await?;
-        let mut peer = Self { ws, socketio: matches!(target, Target::SocketIo { .. }) };
-        match target {
+        let mut peer = Self { ws, target: target.clone() };
+        match &**target {
             Target::Hub { workspace, .. } => {
                 peer.expect(|t| t.contains("\"hello\"")).await?;
                 if subscribe {
@@ -73,6 +93,7 @@ impl Peer {
                 peer.ws.send(Message::Text("40".into())).await?;
                 peer.expect(|t| t.starts_with("40")).await?;
             }
+            Target::Bare { .. } => {}
         }
         Ok(peer)
     }
@@ -115,16 +136,11 @@ impl Peer {
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return,
             };
-            let is_event = if self.socketio {
-                if text.as_str() == "2" {
-                    let _ = self.ws.send(Message::Text("3".into())).await;
-                    continue;
-                }
-                text.starts_with("42")
-            } else {
-                text.starts_with("{\"type\":\"event\"")
-            };
-            if !is_event {
+            if matches!(*self.target, Target::SocketIo { .. }) && text.as_str() == "2" {
+                let _ = self.ws.send(Message::Text("3".into())).await;
+                continue;
+            }
+            if !self.target.is_event(&text) {
                 continue;
             }
             pending += 1;
@@ -164,12 +180,12 @@ pub struct PublisherThread {
 }
 
 impl PublisherThread {
-    pub fn start(target: Arc<Target>, pub_url: Option<String>) -> anyhow::Result<Self> {
+    pub fn start(target: Arc<Target>, pub_url: Option<String>, payload_bytes: usize) -> anyhow::Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (steps, mut rx) = tokio::sync::mpsc::unbounded_channel::<Step>();
         std::thread::Builder::new().name("publisher".into()).spawn(move || {
             runtime.block_on(async move {
-                let publisher = Publisher::new(&target, pub_url.as_deref()).await;
+                let publisher = Publisher::new(&target, pub_url.as_deref(), payload_bytes).await;
                 while let Some((rate, duration, requests_per_s, done)) = rx.recv().await {
                     let result = match &publisher {
                         Ok(p) => p.run(rate, duration, requests_per_s).await,
@@ -195,21 +211,31 @@ pub struct Publisher {
     http: reqwest::Client,
     url: String,
     token: Option<String>,
-    socketio: bool,
+    /// `{data, count}`, the peers' publish body (Socket.IO and the bare loop), rather than the hub's.
+    peer_body: bool,
+    /// The payload's padding: `{"t":<19 digits>,"p":"<pad>"}`.
+    pad: String,
 }
 
 impl Publisher {
-    pub async fn new(target: &Target, pub_url: Option<&str>) -> anyhow::Result<Self> {
+    pub async fn new(target: &Target, pub_url: Option<&str>, payload_bytes: usize) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder().pool_max_idle_per_host(32).build()?;
+        let pad = "x".repeat(payload_bytes.saturating_sub(32));
         Ok(match target {
             Target::Hub { base, workspace, token } => Self {
                 http,
                 url: format!("{}/api/workspaces/{workspace}/hub/publish", pub_url.unwrap_or(base)),
                 token: Some(token.clone()),
-                socketio: false,
+                peer_body: false,
+                pad,
             },
             Target::SocketIo { base } => {
-                Self { http, url: format!("{}/publish", pub_url.unwrap_or(base)), token: None, socketio: true }
+                Self { http, url: format!("{}/publish", pub_url.unwrap_or(base)), token: None, peer_body: true, pad }
+            }
+            Target::Bare { base } => {
+                let next_port = addr_of(base).map(|a| format!("http://{}:{}", a.ip(), a.port() + 1))?;
+                let url = format!("{}/publish", pub_url.unwrap_or(&next_port));
+                Self { http, url, token: None, peer_body: true, pad }
             }
         })
     }
@@ -243,9 +269,8 @@ impl Publisher {
     }
 
     fn request(&self, count: u64) -> reqwest::RequestBuilder {
-        // 100-byte payload: {"t":<19 digits>,"p":"<68 x>"}
-        let data = json!({"t": now_ns(), "p": "x".repeat(68)});
-        let body = if self.socketio {
+        let data = json!({"t": now_ns(), "p": self.pad});
+        let body = if self.peer_body {
             json!({"data": data, "count": count})
         } else {
             json!({"topic": "grid", "kind": "bench", "data": data, "count": count})

@@ -6,23 +6,23 @@
 //! recovery) are skipped, a gap is filled from history (or answered with `resync`), and a
 //! changed epoch becomes a `resync` — so a client never sees a silent gap (invariant 6).
 
-use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::task::AtomicWaker;
 use futures_util::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota};
 use serde_json::Value;
 use switchboard_sender::{UserId, WorkspaceId};
-use tokio::sync::mpsc;
 
 use super::history::Outcome;
 use super::presence::ConnEntry;
 use super::protocol::{self, ClientFrame, DropNote, Position, ServerFrame};
-use super::rooms::{ConnHandle, Frame, Kill, KillReason};
+use super::rooms::{Cursor, Frame, Kill, KillReason, Room};
 use super::topics::{Refusal, Topic};
 use super::{Hub, RoomKey, drops, metrics, room_key};
 use crate::auth::guard::{Member, Principal};
@@ -34,7 +34,7 @@ mod delivery;
 /// Largest presence meta accepted, serialized.
 pub const MAX_META_BYTES: usize = 1024;
 /// Frames written per batch before the socket is flushed.
-const BATCH: u64 = 256;
+const BATCH: usize = 256;
 
 /// Why the loop ended.
 #[derive(Debug)]
@@ -49,6 +49,12 @@ enum Exit {
 }
 
 struct Subscription {
+    key: RoomKey,
+    /// The room, whose ring this subscription reads from `pos` on.
+    room: Arc<Room>,
+    pos: u64,
+    /// `pos` as the publishers see it (and whether this connection waits for frames).
+    cursor: Arc<Cursor>,
     workspace: WorkspaceId,
     topic: String,
     epoch: Arc<str>,
@@ -80,12 +86,12 @@ struct Connection {
     caller: Caller,
     id: Arc<str>,
     kill: Arc<Kill>,
-    /// The outgoing queue, created on the first subscribe: a connection that follows no topic
-    /// holds none (its receiver half is `queue_rx`).
-    queue_tx: Option<mpsc::Sender<Arc<Frame>>>,
-    queue_rx: Option<mpsc::Receiver<Arc<Frame>>>,
+    /// Publishers wake the task through this when it waits for frames; created on the first
+    /// subscribe, so a connection that follows no topic holds none.
+    wake: Option<Arc<AtomicWaker>>,
     sink: SplitSink<WebSocket, Message>,
-    subs: HashMap<RoomKey, Subscription>,
+    /// A handful at most (HUB_MAX_SUBSCRIPTIONS): a list is cheaper than a map.
+    subs: Vec<Subscription>,
     chatter: Option<Box<DefaultDirectRateLimiter>>,
     meta_version: u64,
 }
@@ -102,19 +108,8 @@ pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
     let kill = Arc::new(Kill::default());
     hub.rooms.register_conn(&id, &kill);
     let (sink, stream) = socket.split();
-    let mut conn = Connection {
-        state,
-        hub,
-        caller,
-        id,
-        kill,
-        queue_tx: None,
-        queue_rx: None,
-        sink,
-        subs: HashMap::new(),
-        chatter: None,
-        meta_version: 0,
-    };
+    let mut conn =
+        Connection { state, hub, caller, id, kill, wake: None, sink, subs: Vec::new(), chatter: None, meta_version: 0 };
     // The rarely taken paths are boxed so the task's future (held by every idle connection)
     // is only as large as the idle loop needs.
     let exit = conn.serve(stream).await;
@@ -123,12 +118,24 @@ pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
     conn.hub.rooms.unregister_conn(&conn.id);
 }
 
-/// The next queued frame, or never when the connection has no queue yet.
-async fn next_queued(rx: &mut Option<mpsc::Receiver<Arc<Frame>>>) -> Option<Arc<Frame>> {
-    match rx {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
-    }
+/// Returns once a followed room's ring holds a frame this connection has not taken; never when
+/// it follows none. Before it sleeps it registers the task's waker, marks every cursor parked
+/// and looks again: a publish either sees the mark and wakes the task, or its frame is seen by
+/// that second look.
+async fn frames_ready(subs: &[Subscription], wake: &Option<Arc<AtomicWaker>>) {
+    let Some(wake) = wake else { return std::future::pending().await };
+    let pending = || subs.iter().any(|s| s.room.ring.head() > s.pos);
+    std::future::poll_fn(|cx| {
+        wake.register(cx.waker());
+        if pending() {
+            return Poll::Ready(());
+        }
+        for s in subs {
+            s.cursor.park(s.pos);
+        }
+        if pending() { Poll::Ready(()) } else { Poll::Pending }
+    })
+    .await
 }
 
 impl Connection {
@@ -154,7 +161,7 @@ impl Connection {
                     heard = true;
                     self.on_message(msg).await
                 }
-                Some(frame) = next_queued(&mut self.queue_rx) => self.write_batch(frame).await,
+                _ = frames_ready(&self.subs, &self.wake) => self.write_batch().await,
                 _ = ping.tick() => {
                     if !heard {
                         Err(Exit::Dead)
@@ -204,7 +211,7 @@ impl Connection {
             }
             ClientFrame::Unsubscribe { workspace, topic } => {
                 let key = room_key(workspace, &topic);
-                if !self.subs.contains_key(&key) {
+                if self.find(&key).is_none() {
                     return self.not_subscribed(workspace, &topic).await;
                 }
                 self.leave(&key).await;
@@ -238,14 +245,14 @@ impl Connection {
                 .await;
         }
         let key = room_key(workspace, &topic.name);
-        if self.subs.contains_key(&key) {
+        if self.find(&key).is_some() {
             self.leave(&key).await;
         } else if self.subs.len() >= self.hub.config.max_subscriptions {
             let msg = "This connection holds as many topics as it may; unsubscribe from one first.";
             return self.error("too_many_subscriptions", msg, Some((workspace, raw_topic)), reference).await;
         }
-        let handle = self.handle();
-        let room = self.hub.rooms.join(&key, workspace, &topic.name, handle, presence);
+        let wake = self.wake.get_or_insert_with(Default::default).clone();
+        let (room, cursor) = self.hub.rooms.join(&key, workspace, &topic.name, &self.id, &wake, &self.kill);
         if presence {
             self.hub.load_presence(&key, &room).await;
         }
@@ -260,6 +267,10 @@ impl Connection {
         };
         metrics::subscribed(&topic.name, 1.0);
         let sub = Subscription {
+            key: key.clone(),
+            room: room.clone(),
+            pos: cursor.position(),
+            cursor,
             workspace,
             topic: topic.name.clone(),
             epoch: recovery.epoch.clone(),
@@ -267,7 +278,7 @@ impl Connection {
             presence,
             meta: meta.clone(),
         };
-        self.subs.insert(key.clone(), sub);
+        self.subs.push(sub);
         let (epoch, seq, t) = (&*recovery.epoch, recovery.seq, topic.name.as_str());
         let (recovered, missed, resync) = match recovery.outcome {
             Outcome::Fresh => (None, Vec::new(), None),
@@ -336,8 +347,8 @@ impl Connection {
 
     async fn set_meta(&mut self, workspace: WorkspaceId, topic: &str, meta: Value) -> Result<(), Exit> {
         let key = room_key(workspace, topic);
-        let Some(sub) = self.subs.get(&key) else { return self.not_subscribed(workspace, topic).await };
-        if !sub.presence {
+        let Some(i) = self.find(&key) else { return self.not_subscribed(workspace, topic).await };
+        if !self.subs[i].presence {
             return self
                 .error("presence_off", "This subscription takes no part in presence.", Some((workspace, topic)), None)
                 .await;
@@ -350,9 +361,7 @@ impl Connection {
         if !self.allow_chatter() {
             return self.rate_limited(workspace, topic).await;
         }
-        if let Some(sub) = self.subs.get_mut(&key) {
-            sub.meta = meta.clone();
-        }
+        self.subs[i].meta = meta.clone();
         let entry = self.entry(meta);
         self.hub.presence_upsert(&key, entry).await;
         Ok(())
@@ -367,7 +376,7 @@ impl Connection {
         ttl_ms: Option<u64>,
     ) -> Result<(), Exit> {
         let key = room_key(workspace, topic);
-        if !self.subs.contains_key(&key) {
+        if self.find(&key).is_none() {
             return self.not_subscribed(workspace, topic).await;
         }
         if let Err(msg) = drops::validate(&text, anchor.as_deref()) {
@@ -408,9 +417,15 @@ impl Connection {
         self.error("not_subscribed", "Subscribe to the topic first.", Some((workspace, topic)), None).await
     }
 
+    /// The index of the subscription to `key`.
+    fn find(&self, key: &str) -> Option<usize> {
+        self.subs.iter().position(|s| &*s.key == key)
+    }
+
     /// Leaves one topic: the room, and its presence.
     async fn leave(&mut self, key: &RoomKey) {
-        let Some(sub) = self.subs.remove(key) else { return };
+        let Some(i) = self.find(key) else { return };
+        let sub = self.subs.remove(i);
         self.hub.rooms.leave(key, &self.id);
         if sub.presence {
             self.hub.presence_remove(key, &self.id).await;
@@ -420,7 +435,7 @@ impl Connection {
 
     /// Leaves every topic; runs before any goodbye, so nobody waits on a dying connection.
     async fn withdraw(&mut self) {
-        let keys: Vec<RoomKey> = self.subs.keys().cloned().collect();
+        let keys: Vec<RoomKey> = self.subs.iter().map(|s| s.key.clone()).collect();
         for key in keys {
             self.leave(&key).await;
         }

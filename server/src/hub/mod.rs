@@ -46,7 +46,8 @@ pub use self::rooms::{ConnHandle, Frame, RoomKey};
 pub struct HubConfig {
     /// How often the server pings (HUB_PING_SECS, 25); no answer for two intervals drops it.
     pub ping_interval: Duration,
-    /// Frames queued for one connection before it is cut off as a slow consumer (HUB_QUEUE_LEN, 1024).
+    /// Frames a topic's ring keeps: how far one connection may fall behind before it is cut off
+    /// as a slow consumer (HUB_QUEUE_LEN, 1024).
     pub queue_len: usize,
     /// Events kept per topic for recovery (HUB_HISTORY_LEN, 1000).
     pub history_len: usize,
@@ -165,9 +166,9 @@ impl Hub {
         };
         Self(Arc::new(Inner {
             history: LocalHistory::new(config.history_len, config.history_idle),
+            rooms: Rooms::new(config.queue_len),
             config,
             instance,
-            rooms: Rooms::default(),
             backplane,
             next_conn: AtomicU64::new(1),
         }))
@@ -190,7 +191,7 @@ impl Hub {
         match &self.backplane {
             Some(bp) => bp.publish(room, head),
             None => self.history.append(&room, &head, |epoch, seq, text| {
-                self.rooms.deliver(&room, Arc::new(Frame { room: room.clone(), epoch, seq, presence: false, text }));
+                self.rooms.deliver(&room, Arc::new(Frame { epoch, seq, presence: false, text }));
             }),
         }
     }

@@ -253,8 +253,7 @@ fn on_message(hub: &Inner, payload: &[u8]) {
                 return;
             }
             let Ok(seq) = seq.parse() else { return };
-            let frame =
-                Frame { room: room.into(), epoch: epoch.into(), seq, presence: false, text: text.to_owned().into() };
+            let frame = Frame { epoch: epoch.into(), seq, presence: false, text: text.to_owned().into() };
             hub.rooms.deliver(room, Arc::new(frame));
         }
         b'P' => match serde_json::from_str::<PresenceChange>(rest) {
@@ -367,7 +366,7 @@ async fn load(bp: &Backplane, key: &RoomKey, room: &Room) -> anyhow::Result<()> 
         if alive.get(&entry.instance).copied().unwrap_or(false) {
             let diff = room.presence.lock().expect("presence lock").upsert(entry);
             if let Some((event, user)) = diff {
-                super::rooms::send_diff(key, room, event, &user);
+                super::rooms::send_diff(room, event, &user);
             }
         }
     }

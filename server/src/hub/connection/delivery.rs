@@ -1,39 +1,66 @@
-//! The delivery half of a connection: queued frames are admitted against the subscription's
-//! epoch and last seq (duplicates skipped, gaps filled from history or answered with `resync`),
-//! written in batches and flushed with a deadline.
+//! The delivery half of a connection: frames read from the followed rooms' rings are admitted
+//! against the subscription's epoch and last seq (duplicates skipped, gaps filled from history
+//! or answered with `resync`), written in batches and flushed with a deadline.
 
 use super::*;
 
 impl Connection {
-    /// Writes a batch of queued frames (the first and whatever else is already waiting, up to
-    /// [`BATCH`]) and flushes once: one write syscall per batch rather than per frame. The kill
-    /// switch and the write deadline guard the batch as a whole, not each frame.
-    pub(super) async fn write_batch(&mut self, first: Arc<Frame>) -> Result<(), Exit> {
+    /// Writes a batch of frames from the followed rooms' rings (up to [`BATCH`]) and flushes
+    /// once: one write syscall per batch rather than per frame. The kill switch and the write
+    /// deadline guard the batch as a whole, not each frame, and only when the socket does not
+    /// take it at once.
+    pub(super) async fn write_batch(&mut self) -> Result<(), Exit> {
         let kill = self.kill.clone();
         let limit = self.hub.config.ping_interval;
         let batch = async {
-            let mut next = Some(first);
-            let mut written = 0u64;
-            while let Some(frame) = next {
-                match self.admit(&frame) {
+            let (mut written, mut i) = (0usize, 0usize);
+            let mut texts = Vec::new();
+            while i < self.subs.len() && written < BATCH {
+                let room = self.subs[i].room.clone();
+                let sub = &mut self.subs[i];
+                // Frames are admitted under the ring's read lock; only the text of those to
+                // send is taken out. A resync or a gap stops the read at that frame.
+                let mut action = Admit::Skip;
+                let read = room.ring.read(sub.pos, BATCH - written, |frame| match sub.admit(frame) {
                     Admit::Send => {
-                        self.sink.feed(Message::Text(frame.text.clone())).await.map_err(|_| Exit::Gone)?;
-                        written += 1;
+                        texts.push(frame.text.clone());
+                        true
                     }
-                    Admit::Skip => {}
-                    Admit::Resync => self.resync(&frame.room, "epoch").await?,
-                    Admit::Gap => Box::pin(self.fill_gap(&frame.room)).await?,
+                    Admit::Skip => true,
+                    other => {
+                        action = other;
+                        false
+                    }
+                });
+                sub.pos = match read {
+                    Ok(pos) => pos,
+                    Err(_lagged) => {
+                        // Overwritten before this connection took them: as good as a full queue.
+                        metrics::overflow(&sub.key);
+                        self.kill.fire(KillReason::SlowConsumer);
+                        return Err(Exit::Killed);
+                    }
+                };
+                sub.cursor.advance(sub.pos);
+                for text in texts.drain(..) {
+                    self.sink.feed(Message::Text(text)).await.map_err(|_| Exit::Gone)?;
+                    written += 1;
                 }
-                if written >= BATCH {
-                    break;
+                match action {
+                    Admit::Resync => self.resync(i, "epoch").await?,
+                    Admit::Gap => Box::pin(self.fill_gap(i)).await?,
+                    Admit::Send | Admit::Skip => i += 1,
                 }
-                next = self.queue_rx.as_mut().and_then(|rx| rx.try_recv().ok());
             }
-            metrics::frames_out(written);
+            metrics::frames_out(written as u64);
             self.sink.flush().await.map_err(|_| Exit::Gone)
         };
-        // The batch is polled first: when the socket takes it at once (the usual case), the
-        // kill switch is never registered with.
+        // Most batches go straight into the socket's buffer: polled once, they finish without
+        // arming the write deadline's timer or registering with the kill switch.
+        let mut batch = std::pin::pin!(batch);
+        if let Some(done) = futures_util::FutureExt::now_or_never(batch.as_mut()) {
+            return done;
+        }
         tokio::select! {
             biased;
             r = tokio::time::timeout(limit, batch) => r.map_err(|_| Exit::Dead)?,
@@ -41,52 +68,9 @@ impl Connection {
         }
     }
 
-    pub(super) fn admit(&mut self, frame: &Frame) -> Admit {
-        let Some(sub) = self.subscription(&frame.room) else { return Admit::Skip };
-        if frame.seq == 0 {
-            return Admit::Send;
-        }
-        if !Arc::ptr_eq(&frame.epoch, &sub.epoch) && *frame.epoch != *sub.epoch {
-            sub.epoch = frame.epoch.clone();
-            sub.last_seq = frame.seq;
-            return Admit::Resync;
-        }
-        if frame.seq <= sub.last_seq {
-            return Admit::Skip;
-        }
-        if frame.seq == sub.last_seq + 1 {
-            sub.last_seq = frame.seq;
-            return Admit::Send;
-        }
-        Admit::Gap
-    }
-
-    /// The subscription a queued frame belongs to. A connection usually follows a few topics:
-    /// comparing their keys is cheaper than hashing the frame's (SipHash of the room key was
-    /// a tenth of the server's time in a 1,000-subscriber fan-out profile).
-    fn subscription(&mut self, room: &RoomKey) -> Option<&mut Subscription> {
-        if self.subs.len() <= 4 {
-            return self.subs.iter_mut().find(|(key, _)| ***key == **room).map(|(_, sub)| sub);
-        }
-        self.subs.get_mut(room)
-    }
-
-    /// How rooms reach this connection; creates the outgoing queue on first use.
-    pub(super) fn handle(&mut self) -> ConnHandle {
-        let tx = match &self.queue_tx {
-            Some(tx) => tx.clone(),
-            None => {
-                let (tx, rx) = mpsc::channel(self.hub.config.queue_len);
-                self.queue_rx = Some(rx);
-                self.queue_tx = Some(tx.clone());
-                tx
-            }
-        };
-        ConnHandle { id: self.id.clone(), tx, kill: self.kill.clone() }
-    }
-
-    pub(super) async fn resync(&mut self, key: &RoomKey, reason: &'static str) -> Result<(), Exit> {
-        let Some(sub) = self.subs.get(key) else { return Ok(()) };
+    /// Tells the client that subscription `i` must start over from the current state.
+    pub(super) async fn resync(&mut self, i: usize, reason: &'static str) -> Result<(), Exit> {
+        let sub = &self.subs[i];
         metrics::recovery(&sub.topic, "resync");
         let frame = ServerFrame::Resync {
             workspace: sub.workspace,
@@ -101,14 +85,14 @@ impl Connection {
 
     /// A queued event skipped ahead (events were lost between instances): send what history
     /// holds in between, or `resync`.
-    pub(super) async fn fill_gap(&mut self, key: &RoomKey) -> Result<(), Exit> {
-        let Some(sub) = self.subs.get(key) else { return Ok(()) };
+    pub(super) async fn fill_gap(&mut self, i: usize) -> Result<(), Exit> {
+        let sub = &self.subs[i];
         let since = Position { epoch: sub.epoch.to_string(), seq: sub.last_seq };
-        let recovery = match self.hub.recover(key, Some(&since)).await {
+        let recovery = match self.hub.recover(&sub.key.clone(), Some(&since)).await {
             Ok(r) => r,
             Err(_) => return Err(Exit::Gone), // cannot prove completeness: let the client reconnect
         };
-        let Some(sub) = self.subs.get_mut(key) else { return Ok(()) };
+        let sub = &mut self.subs[i];
         sub.epoch = recovery.epoch.clone();
         sub.last_seq = recovery.seq;
         match recovery.outcome {
@@ -119,7 +103,7 @@ impl Connection {
                 }
                 Ok(())
             }
-            Outcome::Resync(reason) => self.resync(key, reason).await,
+            Outcome::Resync(reason) => self.resync(i, reason).await,
             Outcome::Fresh => Ok(()),
         }
     }
@@ -157,5 +141,30 @@ impl Connection {
             r = tokio::time::timeout(limit, self.sink.flush()) => r.map_err(|_| Exit::Dead)?.map_err(|_| Exit::Gone),
             _ = kill.notify.notified() => Err(Exit::Killed),
         }
+    }
+}
+
+impl Subscription {
+    /// What to do with a frame read from this subscription's room.
+    fn admit(&mut self, frame: &Frame) -> Admit {
+        if !Room::wants(frame, self.presence) {
+            return Admit::Skip;
+        }
+        if frame.seq == 0 {
+            return Admit::Send;
+        }
+        if !Arc::ptr_eq(&frame.epoch, &self.epoch) && *frame.epoch != *self.epoch {
+            self.epoch = frame.epoch.clone();
+            self.last_seq = frame.seq;
+            return Admit::Resync;
+        }
+        if frame.seq <= self.last_seq {
+            return Admit::Skip;
+        }
+        if frame.seq == self.last_seq + 1 {
+            self.last_seq = frame.seq;
+            return Admit::Send;
+        }
+        Admit::Gap
     }
 }
