@@ -131,7 +131,7 @@ async fn frames_ready(subs: &[Subscription], wake: &Option<Arc<AtomicWaker>>) {
             return Poll::Ready(());
         }
         for s in subs {
-            s.cursor.park(s.pos);
+            s.cursor.park(s.pos, &s.room.ring);
         }
         if pending() { Poll::Ready(()) } else { Poll::Pending }
     })

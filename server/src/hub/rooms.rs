@@ -3,11 +3,12 @@
 //! and its [`Ring`] of recent frames.
 //!
 //! Fan-out never waits and never copies: a frame is written once into the room's ring, and each
-//! subscriber's connection reads the ring at its own position (its [`Cursor`]). Per subscriber,
-//! a publish costs one atomic load — is it parked (then wake it), has it fallen a whole ring
-//! behind (then it is told to close as a slow consumer) — not a queue push.
+//! subscriber's connection reads the ring at its own position (its [`Cursor`]). A publish looks
+//! at the subscribers only when one of them waits for frames (to wake it) and every
+//! [`LAG_CHECKS`]th of a ring (to cut off, as a slow consumer, one that fell a whole ring
+//! behind while stuck in a write) — not a queue push per subscriber per frame.
 
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering, fence};
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
@@ -20,6 +21,11 @@ use super::drops::DropBoard;
 use super::metrics;
 use super::presence::{PresenceChange, PresenceView};
 use super::protocol::{DropNote, PresenceUser, ServerFrame};
+
+/// How often per ring length a publish checks how far behind each subscriber is: one that stops
+/// reading is cut off at most a sixteenth of a ring late (and finds its frames overwritten if it
+/// reads first).
+const LAG_CHECKS: u64 = 16;
 
 /// `<workspace>/<topic>`: one room per topic per workspace.
 pub type RoomKey = Arc<str>;
@@ -73,6 +79,8 @@ pub struct Ring {
     /// The next frame's position.
     head: AtomicU64,
     capacity: u64,
+    /// Set when a reader parked since the last publish that looked at the readers.
+    waiting: AtomicBool,
 }
 
 /// A reader fell so far behind that the frames it had still to read were overwritten.
@@ -86,6 +94,7 @@ impl Ring {
             slots: RwLock::new(vec![None; capacity].into_boxed_slice()),
             head: AtomicU64::new(0),
             capacity: capacity as u64,
+            waiting: AtomicBool::new(false),
         }
     }
 
@@ -149,10 +158,12 @@ impl Cursor {
         self.0.store(at, Ordering::Release);
     }
 
-    /// Marks the reader waiting at `at`. The caller then re-checks the ring's head before it
-    /// sleeps: a publish either sees the mark (and wakes it) or its frame is seen by that check.
-    pub fn park(&self, at: u64) {
+    /// Marks the reader waiting at `at` on `ring`. The caller then re-checks the ring's head
+    /// before it sleeps: a publish either sees the marks (and wakes it) or its frame is seen by
+    /// that check.
+    pub fn park(&self, at: u64, ring: &Ring) {
         self.0.store(at | Self::PARKED, Ordering::SeqCst);
+        ring.waiting.store(true, Ordering::SeqCst);
         fence(Ordering::SeqCst);
     }
 }
@@ -167,15 +178,15 @@ pub struct ConnHandle {
 }
 
 impl ConnHandle {
-    /// After a frame was written at `head - 1`: wakes the reader if it waits, cuts it off if the
-    /// frames it has still to read no longer fit the ring.
-    fn offer(&self, head: u64, capacity: u64, room: &str) {
+    /// After a frame was written at `head - 1`: wakes the reader if it waits and, with
+    /// `check_lag`, cuts it off if the frames it has still to read no longer fit the ring.
+    fn offer(&self, head: u64, capacity: u64, check_lag: bool, room: &str) {
         let at = self.cursor.0.load(Ordering::SeqCst);
         if at & Cursor::PARKED != 0 {
             if self.cursor.0.compare_exchange(at, at & !Cursor::PARKED, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                 self.wake.wake();
             }
-        } else if head - at > capacity && self.kill.reason() == KillReason::None {
+        } else if check_lag && head - at > capacity && self.kill.reason() == KillReason::None {
             metrics::overflow(room);
             self.kill.fire(KillReason::SlowConsumer);
         }
@@ -204,13 +215,19 @@ impl Room {
         Arc::new(Frame { epoch: "".into(), seq: 0, presence, text: frame.to_text().into() })
     }
 
-    /// Writes `frame` into the ring, then wakes (or cuts off) the subscribers.
+    /// Writes `frame` into the ring, then wakes the subscribers that wait and, now and then,
+    /// cuts off those a whole ring behind.
     fn deliver(&self, frame: Arc<Frame>) {
-        let head = self.ring.push(frame);
+        let ring = &self.ring;
+        let head = ring.push(frame);
         fence(Ordering::SeqCst);
-        let capacity = self.ring.capacity;
+        let wake = ring.waiting.load(Ordering::SeqCst) && ring.waiting.swap(false, Ordering::SeqCst);
+        let check_lag = head.is_multiple_of((ring.capacity / LAG_CHECKS).max(1));
+        if !wake && !check_lag {
+            return;
+        }
         for s in self.subscribers.read().expect("room lock").iter() {
-            s.conn.offer(head, capacity, &self.key);
+            s.conn.offer(head, ring.capacity, check_lag, &self.key);
         }
     }
 
@@ -352,7 +369,6 @@ pub fn send_diff(room: &Room, event: super::protocol::DiffKind, user: &PresenceU
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicBool;
     use std::task::{Wake, Waker};
 
     use super::*;
@@ -413,7 +429,7 @@ mod tests {
         let (woken_a, woken_b) = (Arc::new(Woken::default()), Arc::new(Woken::default()));
         wake_a.register(&Waker::from(woken_a.clone()));
         wake_b.register(&Waker::from(woken_b.clone()));
-        a.park(a.position());
+        a.park(a.position(), &room.ring);
         rooms.deliver(&key, event(1));
         assert!(woken_a.0.load(Ordering::SeqCst), "the parked reader was woken");
         assert!(!woken_b.0.load(Ordering::SeqCst), "a reader that is not parked is not woken");
@@ -427,5 +443,21 @@ mod tests {
         assert_eq!(kill_a.reason(), KillReason::None);
         assert_eq!(kill_b.reason(), KillReason::SlowConsumer);
         assert!(read(&room.ring, b.position(), 10).is_err());
+    }
+
+    #[test]
+    fn a_reader_that_stops_is_cut_off_within_a_sixteenth_of_a_ring() {
+        let rooms = Rooms::new(64);
+        let key: RoomKey = "w/grid".into();
+        let (wake, kill) = (Arc::new(AtomicWaker::new()), Arc::new(Kill::default()));
+        let (room, _cursor) = rooms.join(&key, WorkspaceId(uuid::Uuid::nil()), "grid", &"a".into(), &wake, &kill);
+        let mut seq = 0;
+        while kill.reason() == KillReason::None {
+            seq += 1;
+            rooms.deliver(&key, event(seq));
+            assert!(seq <= 64 + 64 / LAG_CHECKS, "still not cut off after {seq} frames");
+        }
+        assert!(seq > 64, "cut off at {seq} frames, within its ring");
+        assert_eq!(room.ring.head(), seq);
     }
 }
