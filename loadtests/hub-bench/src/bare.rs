@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
@@ -44,13 +45,16 @@ pub async fn serve(port: u16, queue_len: usize) -> anyhow::Result<()> {
     }
 }
 
-async fn publish_events(State(tx): State<broadcast::Sender<Utf8Bytes>>, body: String) -> &'static str {
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) else { return "bad body" };
+/// `{data, count?}`: broadcasts `data` (as JSON text) `count` times.
+async fn publish_events(State(tx): State<broadcast::Sender<Utf8Bytes>>, body: String) -> (StatusCode, &'static str) {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "the body must be JSON: {\"data\": …, \"count\": n}");
+    };
     let text: Utf8Bytes = v["data"].to_string().into();
     for _ in 0..v["count"].as_u64().unwrap_or(1) {
         let _ = tx.send(text.clone());
     }
-    "ok"
+    (StatusCode::ACCEPTED, "ok")
 }
 
 /// Writes every broadcast frame until the client goes or falls a whole queue behind.
