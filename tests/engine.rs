@@ -577,7 +577,7 @@ async fn faults_and_a_failing_account_every_row_ends_and_accounts_rotate() {
     let expected = n as f64 / (1.0 - 0.35);
     assert!(healthy as f64 <= 1.10 * expected, "{healthy} calls to the healthy account for {n} messages");
     // The failing account answers every call 401 (20003, checked before any injected fault). Its
-    // breaker opens at the `breaker_threshold`-th consecutive failure, and from then on only a
+    // breaker opens at its `breaker_threshold`-th call (every one failed), and from then on only a
     // half-open probe per cool-off may go through it (one at most: the account is marked failing
     // by its first 401 and its numbers stop within a second). Besides, only calls already on the
     // wire when it opened reach the carrier: at most one per number of the account (a number's

@@ -38,7 +38,7 @@ async fn an_outage_opens_the_breaker_which_holds_calls_for_the_cool_off_until_a_
 
     let record = sim.record();
     assert_eq!((record.len(), by_len(&record)), (n, n), "every row sent once");
-    // It opened at the threshold-th consecutive failure, and calls stopped there: at most one
+    // It opened at the threshold-th call (every one failed), and calls stopped there: at most one
     // more was already on the wire (calls leave 1/mps = 50 ms apart).
     assert!(
         (threshold..=threshold + 1).contains(&failed),

@@ -1,8 +1,16 @@
-//! The circuit breaker per carrier account: after `threshold` consecutive failures (429s, 5xx,
-//! transport errors, bad credentials) the account is *open* — nothing is sent through it — for
-//! `cool_off`; then *half-open*: one probe send goes through; its success closes the breaker,
-//! its failure opens it again for twice as long (up to `max_cool_off`). While an account is open
-//! the engine routes first messages to other accounts' numbers (see `rotation.rs`).
+//! The circuit breaker per carrier account. It opens on a failure *rate*: when at least
+//! `threshold` of the account's recent calls failed (429s, 5xx, transport errors, bad
+//! credentials) and they are at least [`OPEN_SHARE`] of its last [`WINDOW`] calls. Then the
+//! account is *open* — nothing is sent through it — for `cool_off`; then *half-open*: one probe
+//! send goes through; its success closes the breaker (with a fresh window), its failure opens it
+//! again for twice as long (up to `max_cool_off`). While an account is open the engine routes
+//! first messages to other accounts' numbers (see `rotation.rs`).
+//!
+//! A rate, not a run of consecutive failures: an account that sheds a third of its calls with
+//! 429s is slow, not down, and retries with backoff serve it better than a stop. Counting runs,
+//! such an account drew five failures in a row every ~200 calls, and every time stopped sending
+//! for 10–20 s (the faults test took ~140 s for 500 messages). An outage (every call failing)
+//! still opens it at the `threshold`-th call.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,9 +26,32 @@ pub enum BreakerState {
     HalfOpen,
 }
 
+/// Calls the failure rate is taken over.
+pub const WINDOW: u32 = 20;
+/// The share of failures among the window's calls that opens the breaker.
+pub const OPEN_SHARE: f64 = 0.8;
+
+/// The last calls' outcomes, newest in bit 0 (1 = failed).
+#[derive(Clone, Copy, Debug, Default)]
+struct Recent {
+    bits: u32,
+    calls: u32,
+}
+
+impl Recent {
+    fn push(self, failed: bool) -> Self {
+        let mask = (1u32 << WINDOW) - 1;
+        Self { bits: ((self.bits << 1) | u32::from(failed)) & mask, calls: (self.calls + 1).min(WINDOW) }
+    }
+
+    fn failures(&self) -> u32 {
+        self.bits.count_ones()
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 enum State {
-    Closed { failures: u32 },
+    Closed { recent: Recent },
     Open { until: Instant, cool_off: Duration },
     HalfOpen { probing: bool, cool_off: Duration },
 }
@@ -36,7 +67,7 @@ pub struct Breaker {
 
 impl Breaker {
     pub fn new(threshold: u32, cool_off: Duration, max_cool_off: Duration) -> Self {
-        Self { state: State::Closed { failures: 0 }, threshold: threshold.max(1), cool_off, max_cool_off }
+        Self { state: State::Closed { recent: Recent::default() }, threshold: threshold.max(1), cool_off, max_cool_off }
     }
 
     pub fn state(&self) -> BreakerState {
@@ -71,13 +102,14 @@ impl Breaker {
         }
     }
 
-    /// A send through the account succeeded (or failed for reasons not the account's): resets
-    /// the count of consecutive failures, and closes the breaker when it was the half-open
-    /// probe. While open, a late answer to a call made before it opened changes nothing: only
-    /// the probe after the cool-off may close it.
+    /// A send through the account succeeded (or failed for reasons not the account's): counts
+    /// in the window, and closes the breaker when it was the half-open probe. While open, a late
+    /// answer to a call made before it opened changes nothing: only the probe after the cool-off
+    /// may close it.
     pub fn success(&mut self) {
         match self.state {
-            State::Closed { .. } | State::HalfOpen { .. } => self.state = State::Closed { failures: 0 },
+            State::Closed { recent } => self.state = State::Closed { recent: recent.push(false) },
+            State::HalfOpen { .. } => self.state = State::Closed { recent: Recent::default() },
             State::Open { .. } => {}
         }
     }
@@ -85,13 +117,16 @@ impl Breaker {
     /// A send failed because of the account or the carrier. Returns true when this opened it.
     pub fn failure(&mut self, now: Instant) -> bool {
         match self.state {
-            State::Closed { failures } if failures + 1 >= self.threshold => {
-                self.state = State::Open { until: now + self.cool_off, cool_off: self.cool_off };
-                true
-            }
-            State::Closed { failures } => {
-                self.state = State::Closed { failures: failures + 1 };
-                false
+            State::Closed { recent } => {
+                let recent = recent.push(true);
+                let failures = recent.failures();
+                if failures >= self.threshold && f64::from(failures) >= OPEN_SHARE * f64::from(recent.calls) {
+                    self.state = State::Open { until: now + self.cool_off, cool_off: self.cool_off };
+                    true
+                } else {
+                    self.state = State::Closed { recent };
+                    false
+                }
             }
             State::HalfOpen { cool_off, .. } => {
                 let cool_off = (cool_off * 2).min(self.max_cool_off);
@@ -159,7 +194,7 @@ mod tests {
         assert!(!b.failure(t0));
         assert!(!b.failure(t0));
         assert!(b.allow(t0), "still closed after two failures");
-        assert!(b.failure(t0), "the third consecutive failure opens it");
+        assert!(b.failure(t0), "the third failure in three calls opens it");
         assert_eq!(b.state(), BreakerState::Open);
         assert!(!b.allow(t0 + Duration::from_secs(9)));
         assert!(b.cooling(t0 + Duration::from_secs(9)) && !b.cooling(t0 + Duration::from_secs(10)));
@@ -182,16 +217,40 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_probe_reopens_for_longer_and_a_success_resets_the_count() {
+    fn a_failed_probe_reopens_for_longer() {
         let t0 = Instant::now();
         let mut b = Breaker::new(2, Duration::from_secs(10), Duration::from_secs(15));
-        b.failure(t0);
-        b.success();
-        assert!(!b.failure(t0), "the success reset the consecutive count");
+        assert!(!b.failure(t0));
         assert!(b.failure(t0));
         assert!(b.allow(t0 + Duration::from_secs(10)));
         assert!(b.failure(t0 + Duration::from_secs(10)), "the failed probe reopens it");
         assert!(!b.allow(t0 + Duration::from_secs(24)), "for twice the cool-off, capped at 15 s");
         assert!(b.allow(t0 + Duration::from_secs(25)));
+    }
+
+    #[test]
+    fn an_account_that_sheds_a_third_of_its_calls_stays_closed_an_outage_opens_it() {
+        let t0 = Instant::now();
+        let mut b = Breaker::new(5, Duration::from_secs(10), Duration::from_secs(60));
+        // 15 calls, every third failed (5 failures: the threshold, at 38%).
+        for i in 0..15 {
+            if i % 3 == 0 {
+                assert!(!b.failure(t0));
+            } else {
+                b.success();
+            }
+        }
+        // Then every call fails. Six in a row leave 10 failures among the last 20 calls: closed,
+        // where a breaker counting runs of five would have opened at the fifth.
+        let mut run = 0;
+        while !b.failure(t0) {
+            run += 1;
+            assert!(run < WINDOW, "still closed after {run} failures in a row");
+        }
+        run += 1;
+        // It opens once 16 of the last 20 calls failed (80%): the 14th failure in a row, as the
+        // window still holds two of the earlier failures.
+        assert_eq!(run, 14);
+        assert_eq!(b.state(), BreakerState::Open);
     }
 }

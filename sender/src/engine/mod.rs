@@ -71,7 +71,8 @@ pub struct EngineConfig {
     pub supervise_every: Duration,
     /// Carrier calls in flight at once on this instance.
     pub max_in_flight: usize,
-    /// Consecutive account failures that open its breaker, and for how long.
+    /// Account failures that open its breaker (when they are also 80% of its last 20 calls),
+    /// and for how long.
     pub breaker_threshold: u32,
     pub breaker_cool_off: Duration,
     pub client: ClientConfig,
