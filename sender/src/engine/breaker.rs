@@ -1,6 +1,6 @@
 //! The circuit breaker per carrier account. It opens on a failure *rate*: when at least
 //! `threshold` of the account's recent calls failed (429s, 5xx, transport errors, bad
-//! credentials) and they are at least [`OPEN_SHARE`] of its last [`WINDOW`] calls. Then the
+//! credentials) and they are at least [`OPEN_PERCENT`]% of its last [`WINDOW`] calls. Then the
 //! account is *open* — nothing is sent through it — for `cool_off`; then *half-open*: one probe
 //! send goes through; its success closes the breaker (with a fresh window), its failure opens it
 //! again for twice as long (up to `max_cool_off`). While an account is open the engine routes
@@ -28,8 +28,8 @@ pub enum BreakerState {
 
 /// Calls the failure rate is taken over.
 pub const WINDOW: u32 = 20;
-/// The share of failures among the window's calls that opens the breaker.
-pub const OPEN_SHARE: f64 = 0.8;
+/// The share of failures among the window's calls that opens the breaker, in percent.
+pub const OPEN_PERCENT: u32 = 80;
 
 /// The last calls' outcomes, newest in bit 0 (1 = failed).
 #[derive(Clone, Copy, Debug, Default)]
@@ -120,7 +120,7 @@ impl Breaker {
             State::Closed { recent } => {
                 let recent = recent.push(true);
                 let failures = recent.failures();
-                if failures >= self.threshold && f64::from(failures) >= OPEN_SHARE * f64::from(recent.calls) {
+                if failures >= self.threshold && failures * 100 >= OPEN_PERCENT * recent.calls {
                     self.state = State::Open { until: now + self.cool_off, cool_off: self.cool_off };
                     true
                 } else {

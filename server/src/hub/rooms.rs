@@ -186,7 +186,9 @@ impl ConnHandle {
             if self.cursor.0.compare_exchange(at, at & !Cursor::PARKED, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                 self.wake.wake();
             }
-        } else if check_lag && head - at > capacity && self.kill.reason() == KillReason::None {
+        } else if check_lag && head.saturating_sub(at) > capacity && self.kill.reason() == KillReason::None {
+            // Saturating: with publishers racing on one room, a reader may already have taken a
+            // frame written after the one whose `head` this publish holds.
             metrics::overflow(room);
             self.kill.fire(KillReason::SlowConsumer);
         }
@@ -443,6 +445,21 @@ mod tests {
         assert_eq!(kill_a.reason(), KillReason::None);
         assert_eq!(kill_b.reason(), KillReason::SlowConsumer);
         assert!(read(&room.ring, b.position(), 10).is_err());
+    }
+
+    #[test]
+    fn a_reader_ahead_of_a_late_publishers_head_is_not_cut_off() {
+        // Two publishers on one room: the reader took both frames before the first publisher,
+        // holding head 1, looked at it.
+        let kill = Arc::new(Kill::default());
+        let conn = ConnHandle {
+            id: "a".into(),
+            cursor: Arc::new(Cursor::new(2)),
+            wake: Arc::new(AtomicWaker::new()),
+            kill: kill.clone(),
+        };
+        conn.offer(1, 4, true, "w/grid");
+        assert_eq!(kill.reason(), KillReason::None);
     }
 
     #[test]

@@ -35,8 +35,11 @@ impl Connection {
                 sub.pos = match read {
                     Ok(pos) => pos,
                     Err(_lagged) => {
-                        // Overwritten before this connection took them: as good as a full queue.
-                        metrics::overflow(&sub.key);
+                        // Overwritten before this connection took them: as good as a full queue
+                        // (counted once, whether the publisher or this reader found it first).
+                        if self.kill.reason() == KillReason::None {
+                            metrics::overflow(&sub.key);
+                        }
                         self.kill.fire(KillReason::SlowConsumer);
                         return Err(Exit::Killed);
                     }
