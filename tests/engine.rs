@@ -181,7 +181,7 @@ async fn wait_completed(pool: &PgPool, campaign: Uuid, within: Duration) {
             type Stuck = (String, chrono::DateTime<chrono::Utc>, i32, Option<i32>, Option<String>);
             let stuck: Vec<Stuck> = sqlx::query_as(
                 "SELECT from_number, not_before, attempts, error_code, claimed_by FROM outbox \
-                 WHERE campaign_id = $1 AND state IN ('queued', 'claimed') LIMIT 5",
+                 WHERE campaign_id = $1 AND state = 'queued' LIMIT 5",
             )
             .bind(campaign)
             .fetch_all(pool)

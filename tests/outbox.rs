@@ -12,7 +12,7 @@ use chrono::{Duration, Utc};
 use common::TestDb;
 use sqlx::PgPool;
 use switchboard_sender::compliance::suppression::{ConsentContext, OptOutSource, phone_key, record_opt_out};
-use switchboard_sender::outbox::{claim, recover_stale_claims};
+use switchboard_sender::outbox::{claim, forget_finished_claims, heartbeat, recover_stale_claims};
 use switchboard_sender::send_log::{Attempt, ensure_partitions, record_attempt};
 use switchboard_sender::{E164, WorkspaceId};
 use uuid::Uuid;
@@ -126,10 +126,11 @@ async fn invariant_1_stop_fence_nothing_claimed_after_an_opt_out_commits() {
     }
     assert!(violations.is_empty(), "claimed after the opt-out committed: {violations:?}");
     assert!(claimed_total > 0);
-    // Everyone not opted out was claimed; opted-out rows that were not claimed before their STOP
-    // were judged and skipped (or never reached), never claimed.
+    // Everyone not opted out was claimed (claimed rows stay `queued` with `claimed_at` set);
+    // opted-out rows that were not claimed before their STOP were judged and skipped (or never
+    // reached), never claimed.
     let still_queued: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM outbox o WHERE o.state IN ('queued', 'skipped') AND NOT EXISTS \
+        "SELECT count(*) FROM outbox o WHERE o.state IN ('queued', 'skipped') AND o.claimed_at IS NULL AND NOT EXISTS \
          (SELECT 1 FROM opt_outs x WHERE x.workspace_id = o.workspace_id AND x.phone = o.to_phone)",
     )
     .fetch_one(&pool)
@@ -138,7 +139,7 @@ async fn invariant_1_stop_fence_nothing_claimed_after_an_opt_out_commits() {
     assert_eq!(still_queued, 0, "everyone not opted out was claimed");
     // The fence was exercised: some STOPs beat their row's claim, and those rows were skipped.
     let fenced: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM outbox o WHERE o.state IN ('queued', 'skipped') AND EXISTS \
+        "SELECT count(*) FROM outbox o WHERE o.state IN ('queued', 'skipped') AND o.claimed_at IS NULL AND EXISTS \
          (SELECT 1 FROM opt_outs x WHERE x.workspace_id = o.workspace_id AND x.phone = o.to_phone)",
     )
     .fetch_one(&pool)
@@ -199,10 +200,14 @@ async fn invariant_2_once_per_campaign_skip_locked_claims_and_recovery_never_res
     let attempt = Attempt { id: Uuid::now_v7(), at: Utc::now(), outbox_id: Some(called.id), ..earlier.clone() };
     record_attempt(&mut tx, ws, &Attempt { to: E164::parse(&called.to_phone).unwrap(), ..attempt }).await.unwrap();
     tx.commit().await.unwrap();
+    // Rounds whose rows are still claimed are kept, however old: recovery reads them.
+    assert_eq!(forget_finished_claims(&mut conn, Utc::now() + Duration::seconds(1)).await.unwrap(), 0);
     // Not before the claimers count as dead.
     assert_eq!(recover_stale_claims(&mut conn, Utc::now() - Duration::seconds(60)).await.unwrap(), 0);
     let unknown = recover_stale_claims(&mut conn, Utc::now() + Duration::seconds(1)).await.unwrap();
     assert_eq!(unknown as usize, ids.len());
+    let rounds: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox_claims").fetch_one(&pool).await.unwrap();
+    assert_eq!(rounds, 0, "a dead worker's rounds go with its rows");
     let counted: i64 = sqlx::query_scalar("SELECT sum(n)::bigint FROM campaign_stats WHERE metric = 'unknown'")
         .fetch_one(&pool)
         .await
@@ -210,4 +215,31 @@ async fn invariant_2_once_per_campaign_skip_locked_claims_and_recovery_never_res
     assert_eq!(counted as usize, ids.len(), "counted for the campaign");
     let again = claim(&mut conn, "c", 100, Utc::now()).await.unwrap();
     assert!(again.is_empty(), "a possibly-sent row is never claimed again: {again:?}");
+}
+
+/// A live worker's claim round is kept while any of its rows is still claimed and forgotten once
+/// all of them moved on; a row claimed again later belongs to a new round.
+#[tokio::test]
+async fn a_claim_round_is_forgotten_once_all_its_rows_moved_on() {
+    let db = TestDb::fresh().await;
+    let pool = PgPool::connect(&db.url).await.unwrap();
+    campaign_with(&pool, 10).await;
+    let mut conn = pool.acquire().await.unwrap();
+    heartbeat(&mut conn, "live").await.unwrap();
+    let rows = claim(&mut conn, "live", 100, Utc::now()).await.unwrap();
+    assert_eq!(rows.len(), 10);
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let later = Utc::now() + Duration::seconds(1);
+    let (answered, requeued) = ids.split_at(6);
+    sqlx::query("UPDATE outbox SET state = 'sent' WHERE id = ANY($1)").bind(answered).execute(&pool).await.unwrap();
+    assert_eq!(forget_finished_claims(&mut conn, later).await.unwrap(), 0, "four rows are still claimed");
+    sqlx::query("UPDATE outbox SET claimed_at = NULL WHERE id = ANY($1)").bind(requeued).execute(&pool).await.unwrap();
+    assert_eq!(forget_finished_claims(&mut conn, Utc::now() - Duration::seconds(60)).await.unwrap(), 0, "too young");
+    assert_eq!(forget_finished_claims(&mut conn, later).await.unwrap(), 1);
+
+    let again = claim(&mut conn, "live", 100, Utc::now()).await.unwrap();
+    assert_eq!(again.iter().map(|r| r.id).collect::<HashSet<_>>(), requeued.iter().copied().collect());
+    let rounds: Vec<Vec<i64>> = sqlx::query_scalar("SELECT ids FROM outbox_claims").fetch_all(&pool).await.unwrap();
+    assert_eq!(rounds.len(), 1);
+    assert_eq!(rounds[0].iter().copied().collect::<HashSet<_>>(), requeued.iter().copied().collect());
 }

@@ -355,10 +355,11 @@ pub(crate) async fn set_status(
 }
 
 /// The campaign's rows not yet claimed become `canceled`, counted in its `canceled` counter.
+/// Claimed rows (`claimed_at` set) may be on their way to the carrier: the engine ends them.
 pub(crate) async fn cancel_queued(conn: &mut PgConnection, ws: WorkspaceId, id: Uuid) -> sqlx::Result<u64> {
     let n = sqlx::query(
         "UPDATE outbox SET state = 'canceled', updated_at = now() \
-         WHERE workspace_id = $1 AND campaign_id = $2 AND state = 'queued'",
+         WHERE workspace_id = $1 AND campaign_id = $2 AND state = 'queued' AND claimed_at IS NULL",
     )
     .bind(ws)
     .bind(id)

@@ -7,6 +7,7 @@
 //! Every message, keyword or not, lands on its conversation. A retried webhook finds its
 //! MessageSid stored and changes nothing.
 
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -262,9 +263,9 @@ async fn advance_outbox(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Status
     // The engine records a sid moments after Twilio may already call back about it; both sides
     // take these locks, so whichever commits second sees the other (see `apply_early_callbacks`).
     lock_sids(tx, &best.iter().map(|(_, c)| c.sid.as_str()).collect::<Vec<_>>()).await?;
-    type Row = (WorkspaceId, String, Uuid, Option<String>, String, String);
+    type Row = (WorkspaceId, String, Uuid, Option<String>, String, String, Option<DateTime<Utc>>, Option<Uuid>);
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT o.workspace_id, o.sid, o.campaign_id, o.status, o.from_number, o.to_phone \
+        "SELECT o.workspace_id, o.sid, o.campaign_id, o.status, o.from_number, o.to_phone, o.attempted_at, o.attempt_id \
          FROM unnest($1::uuid[], $2::text[]) AS r(ws, sid) \
          CROSS JOIN LATERAL (SELECT * FROM outbox o WHERE o.workspace_id = r.ws AND o.sid = r.sid FOR UPDATE) o",
     )
@@ -275,14 +276,18 @@ async fn advance_outbox(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Status
     let by_sid: std::collections::HashMap<(WorkspaceId, &str), &StatusCallback> =
         best.iter().map(|(w, c)| ((*w, c.sid.as_str()), *c)).collect();
     let mut moves: Vec<(WorkspaceId, &StatusCallback)> = Vec::new();
+    let mut logged: Vec<(WorkspaceId, DateTime<Utc>, Uuid, &StatusCallback)> = Vec::new();
     let mut counts: std::collections::BTreeMap<WorkspaceId, Vec<(Uuid, &str, i64)>> = Default::default();
-    for (ws, sid, campaign, current, from, to) in &rows {
+    for (ws, sid, campaign, current, from, to, attempted_at, attempt) in &rows {
         let Some(cb) = by_sid.get(&(*ws, sid.as_str())) else { continue };
         let old_rank = current.as_deref().and_then(MessageStatus::parse).map_or(0, status_rank);
         if status_rank(cb.status) <= old_rank {
             continue;
         }
         moves.push((*ws, cb));
+        if let (Some(at), Some(id)) = (attempted_at, attempt) {
+            logged.push((*ws, *at, *id, cb));
+        }
         let counted = match cb.status {
             MessageStatus::Delivered => Some(stats::metric::DELIVERED),
             MessageStatus::Undelivered | MessageStatus::Failed => Some(stats::metric::UNDELIVERED),
@@ -302,20 +307,31 @@ async fn advance_outbox(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Status
         moves.iter().map(|(_, c)| c.status.as_str()).collect::<Vec<_>>(),
         moves.iter().map(|(_, c)| c.error_code).collect::<Vec<_>>(),
     );
-    for table in ["outbox", "send_log"] {
-        let updated_at = if table == "outbox" { ", updated_at = now()" } else { "" };
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE {table} t SET status = r.status, error_code = coalesce(r.code, t.error_code){updated_at} \
-             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS r(ws, sid, status, code) \
-             WHERE t.workspace_id = r.ws AND t.sid = r.sid"
-        )))
-        .bind(&ws)
-        .bind(&sids)
-        .bind(&statuses)
-        .bind(&codes)
-        .execute(&mut *tx)
-        .await?;
-    }
+    sqlx::query(
+        "UPDATE outbox t SET status = r.status, error_code = coalesce(r.code, t.error_code), updated_at = now() \
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS r(ws, sid, status, code) \
+         WHERE t.workspace_id = r.ws AND t.sid = r.sid",
+    )
+    .bind(&ws)
+    .bind(&sids)
+    .bind(&statuses)
+    .bind(&codes)
+    .execute(&mut *tx)
+    .await?;
+    // The send-log row of the attempt the outbox row names, by primary key (migration 0017: no
+    // index on the log's sid, so these updates stay on the row's page).
+    sqlx::query(
+        "UPDATE send_log t SET status = r.status, error_code = coalesce(r.code, t.error_code) \
+         FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::text[], $5::int[]) AS r(ws, at, id, status, code) \
+         WHERE t.workspace_id = r.ws AND t.attempted_at = r.at AND t.id = r.id",
+    )
+    .bind(logged.iter().map(|(w, ..)| *w).collect::<Vec<_>>())
+    .bind(logged.iter().map(|(_, at, ..)| *at).collect::<Vec<_>>())
+    .bind(logged.iter().map(|(_, _, id, _)| *id).collect::<Vec<_>>())
+    .bind(logged.iter().map(|(.., c)| c.status.as_str()).collect::<Vec<_>>())
+    .bind(logged.iter().map(|(.., c)| c.error_code).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
     for (workspace, adds) in &counts {
         stats::add_many(tx, *workspace, adds).await?;
     }

@@ -6,6 +6,12 @@
 //! before the claim statement began is therefore seen by it; nothing is claimed for that phone
 //! afterwards. Claimed rows whose recipient opted out in between are re-checked right before
 //! the call by the engine (in-memory set fed by PostgreSQL notifications) and canceled.
+//!
+//! A claimed row stays `queued`, with `claimed_at` and `claimed_by` set ([`CLAIMED`]): the
+//! claim rewrites the row without touching an index (migration 0018), and every statement that
+//! moves queued rows (cancel, reroute, a reply's cancel of follow-ups) leaves claimed ones alone.
+//! Each claim statement also records its round in `outbox_claims`, where crash recovery finds a
+//! dead worker's rows.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -76,8 +82,8 @@ pub struct ClaimRound {
 /// other workers and instances never take the same row) and judged by `judge_send` — the SQL
 /// function the dry-run preview calls too (migration 0011; inlined into this statement) — in the
 /// statement's snapshot, so an opt-out that committed before the statement began is seen (the
-/// STOP fence). Refused rows are skipped with
-/// their reason and counted; passing refusals (`outside_hours`, `daily_limit`) defer the row to
+/// STOP fence). Claimed rows stay `queued` with their claim stamped on them ([`CLAIMED`]) and
+/// their round recorded in `outbox_claims`. Refused rows are skipped with their reason and counted; passing refusals (`outside_hours`, `daily_limit`) defer the row to
 /// its next opening; the rest are claimed. A row already called once (a retry after a 429, say)
 /// passed the retext cooldowns at its first claim and is judged like a follow-up: its own
 /// attempt wrote the histories those cooldowns read, so checking them again would skip it.
@@ -98,14 +104,14 @@ macro_rules! claim_sql {
                        CASE WHEN o.attempts > 0 THEN greatest(o.step, 1)::smallint ELSE o.step END, \
                        o.time_zone, o.window_days, \
                        o.window_start, o.window_end, o.max_per_24h, c.retext_recipient_days, c.retext_pair_days, $3) v \
-   WHERE o.state = 'queued' AND o.not_before <= $3 AND ", $scope, " \
+   WHERE o.state = 'queued' AND o.claimed_at IS NULL AND o.not_before <= $3 AND ", $scope, " \
    ORDER BY o.not_before \
    LIMIT $2 \
    FOR UPDATE OF o SKIP LOCKED), \
  judged AS ( \
    UPDATE outbox o SET \
-     state = CASE WHEN due.verdict IS NULL THEN 'claimed' \
-                  WHEN due.verdict IN ('outside_hours', 'daily_limit') THEN 'queued' ELSE 'skipped' END, \
+     state = CASE WHEN due.verdict IS NULL OR due.verdict IN ('outside_hours', 'daily_limit') THEN 'queued' \
+                  ELSE 'skipped' END, \
      skip_reason = CASE WHEN due.verdict IN ('outside_hours', 'daily_limit') THEN o.skip_reason ELSE due.verdict END, \
      not_before = CASE \
        WHEN due.verdict = 'outside_hours' THEN \
@@ -121,7 +127,11 @@ macro_rules! claim_sql {
      updated_at = $3 \
    FROM due WHERE o.workspace_id = due.workspace_id AND o.id = due.id \
    RETURNING o.workspace_id, o.id, o.campaign_id, o.crusade_id, o.step, o.lead_id, o.to_phone, o.from_number, \
-             o.account_id, o.body, o.segments, o.attempts, coalesce(o.claimed_at, $3) AS claimed_at, o.state, o.skip_reason) \
+             o.account_id, o.body, o.segments, o.attempts, coalesce(o.claimed_at, $3) AS claimed_at, o.state, \
+             o.skip_reason, due.verdict), \
+ round AS ( \
+   INSERT INTO outbox_claims (worker_id, claimed_at, workspace_id, ids) \
+   SELECT $1, $3, workspace_id, array_agg(id) FROM judged WHERE verdict IS NULL GROUP BY workspace_id) \
  SELECT * FROM judged")
     };
 }
@@ -137,6 +147,7 @@ struct Judged {
     row: Claimed,
     state: String,
     skip_reason: Option<String>,
+    verdict: Option<String>,
 }
 
 /// Claims up to `limit` due rows in `scope` for `worker`. `now` is passed in so tests can
@@ -158,9 +169,9 @@ pub async fn claim_round(
     let mut round = ClaimRound::default();
     let mut counts: std::collections::BTreeMap<(WorkspaceId, Uuid, String), i64> = Default::default();
     for j in judged {
-        match (j.state.as_str(), j.skip_reason) {
-            ("claimed", _) => round.claimed.push(j.row),
-            ("skipped", Some(reason)) => {
+        match (j.verdict, j.state.as_str(), j.skip_reason) {
+            (None, ..) => round.claimed.push(j.row),
+            (Some(_), "skipped", Some(reason)) => {
                 *counts.entry((j.row.workspace_id, j.row.campaign_id, stats::skipped(&reason))).or_default() += 1;
                 round.skipped.push((j.row.campaign_id, reason));
             }
@@ -184,15 +195,18 @@ pub async fn claim(
     Ok(claim_round(conn, worker, Scope::All, limit, now).await?.claimed)
 }
 
+/// The SQL condition, on outbox row `o`, of a claimed row: still `queued` (a claim leaves the
+/// state alone, so that it stays a HOT update: migration 0018) with a claim on it.
+pub(crate) const CLAIMED: &str = "o.state = 'queued' AND o.claimed_at IS NOT NULL";
+
 /// The listed row `r` (ws, id) if `worker` (a parameter placeholder) still holds its claim,
-/// found by primary key. Used as a LATERAL subquery on purpose: `claimed` rows are transient,
-/// so the table's statistics always call them rare, and a planner free to join the other way
-/// round scans every claimed row once per listed row (seconds per batch under load). Reads
-/// without a lock: the UPDATE that uses it repeats the condition on the row it locks.
+/// found by primary key. Used as a LATERAL subquery on purpose: a planner free to join the
+/// other way round scans every queued row once per listed row. Reads without a lock: the
+/// UPDATE that uses it repeats the condition on the row it locks.
 pub(crate) fn still_mine(worker: &str) -> String {
     format!(
         "SELECT o.id FROM outbox o WHERE o.workspace_id = r.ws AND o.id = r.id \
-         AND o.state = 'claimed' AND o.claimed_by = {worker}"
+         AND {CLAIMED} AND o.claimed_by = {worker}"
     )
 }
 
@@ -200,23 +214,48 @@ pub(crate) fn still_mine(worker: &str) -> String {
 /// `dead_before` (crashed instances) become `unknown`, counted as such, and are never resent:
 /// the engine records a row's attempt in the transaction that claims it, so every claimed row
 /// may have reached Twilio, and at-most-once beats a double text. Returns how many.
+///
+/// The dead workers' rows are found through their claim rounds (`outbox_claims`, one row per
+/// workspace per claim statement), by primary key; the rounds go with them.
 pub async fn recover_stale_claims(conn: &mut PgConnection, dead_before: DateTime<Utc>) -> sqlx::Result<u64> {
-    let unknown: i64 = sqlx::query_scalar(
-        "WITH u AS ( \
+    let unknown: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "WITH dead AS ( \
+           DELETE FROM outbox_claims c WHERE c.claimed_at < $1 AND NOT EXISTS \
+             (SELECT 1 FROM engine_instances e WHERE e.worker_id = c.worker_id AND e.seen_at >= $1) \
+           RETURNING c.worker_id, c.claimed_at, c.workspace_id, c.ids), \
+         u AS ( \
            UPDATE outbox o SET state = 'unknown', updated_at = now() \
-           WHERE o.state = 'claimed' AND o.claimed_at < $1 AND NOT EXISTS \
-             (SELECT 1 FROM engine_instances e WHERE e.worker_id = o.claimed_by AND e.seen_at >= $1) \
+           FROM dead d CROSS JOIN LATERAL unnest(d.ids) AS i(id) \
+           WHERE o.workspace_id = d.workspace_id AND o.id = i.id AND {CLAIMED} \
+             AND o.claimed_by = d.worker_id AND o.claimed_at = d.claimed_at \
            RETURNING o.workspace_id, o.campaign_id), \
          counted AS ( \
            INSERT INTO campaign_stats (workspace_id, campaign_id, metric, shard, n) \
            SELECT workspace_id, campaign_id, 'unknown', 0, count(*) FROM u GROUP BY workspace_id, campaign_id \
            ON CONFLICT (workspace_id, campaign_id, metric, shard) DO UPDATE SET n = campaign_stats.n + EXCLUDED.n) \
-         SELECT count(*) FROM u",
-    )
+         SELECT count(*) FROM u"
+    )))
     .bind(dead_before)
     .fetch_one(&mut *conn)
     .await?;
     Ok(unknown as u64)
+}
+
+/// Forgets claim rounds made before `before` whose rows have all moved on (answered, requeued
+/// or recovered): nothing will ever be recovered through them. One primary-key probe per row of
+/// a round, once; the leader calls this every few seconds for rounds a minute old. Returns how
+/// many rounds went.
+pub async fn forget_finished_claims(conn: &mut PgConnection, before: DateTime<Utc>) -> sqlx::Result<u64> {
+    let forgotten = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM outbox_claims c WHERE c.claimed_at < $1 AND NOT EXISTS \
+           (SELECT 1 FROM unnest(c.ids) AS i(id) CROSS JOIN LATERAL \
+              (SELECT 1 FROM outbox o WHERE o.workspace_id = c.workspace_id AND o.id = i.id AND {CLAIMED} \
+                 AND o.claimed_by = c.worker_id AND o.claimed_at = c.claimed_at) o)"
+    )))
+    .bind(before)
+    .execute(&mut *conn)
+    .await?;
+    Ok(forgotten.rows_affected())
 }
 
 /// Stamps `worker` alive (the engine calls this every second).

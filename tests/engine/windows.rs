@@ -271,9 +271,9 @@ async fn windows_in_every_zone_across_a_dst_change(clock: &mut Clock) {
             assert_eq!(t, due, "{} claimed at {t} ({local}), due at its opening {due}", row.to_phone);
         }
         assert!(round.skipped.is_empty(), "{:?}", round.skipped);
-        // Every row still waiting is deferred to exactly its next opening.
+        // Every row still waiting (queued, not claimed) is deferred to exactly its next opening.
         let waiting: Vec<(String, DateTime<Utc>)> =
-            sqlx::query_as("SELECT to_phone, not_before FROM outbox WHERE state = 'queued'")
+            sqlx::query_as("SELECT to_phone, not_before FROM outbox WHERE state = 'queued' AND claimed_at IS NULL")
                 .fetch_all(&clock.app.pool)
                 .await
                 .unwrap();

@@ -218,7 +218,8 @@ impl NextSteps {
 pub async fn on_reply(tx: &mut PgConnection, workspace: WorkspaceId, phone: &str, opted_out: bool) -> sqlx::Result<()> {
     let canceled: Vec<Uuid> = sqlx::query_scalar(
         "UPDATE outbox SET state = 'canceled', skip_reason = 'replied', updated_at = now() \
-         WHERE workspace_id = $1 AND to_phone = $2 AND step > 0 AND state = 'queued' RETURNING campaign_id",
+         WHERE workspace_id = $1 AND to_phone = $2 AND step > 0 AND state = 'queued' AND claimed_at IS NULL \
+         RETURNING campaign_id",
     )
     .bind(workspace)
     .bind(phone)

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::Shared;
 use crate::ids::WorkspaceId;
-use crate::outbox::recover_stale_claims;
+use crate::outbox::{forget_finished_claims, recover_stale_claims};
 use crate::stats::{self, Counters};
 
 const LOCK: &str = "SELECT pg_try_advisory_lock(hashtext('switchboard engine leader'))";
@@ -82,6 +82,7 @@ async fn chores(
         if unknown > 0 {
             tracing::warn!(unknown, "engine: a dead instance's claims recovered as unknown");
         }
+        forget_finished_claims(conn, Utc::now() - chrono::Duration::minutes(1)).await?;
         super::rotation::reroute_tripped(shared, conn).await?;
     }
     Ok(())
@@ -100,14 +101,14 @@ async fn try_lead(shared: &Shared) -> Option<PgConnection> {
     }
 }
 
-/// Running campaigns with nothing queued or claimed are complete; so are crusades whose
+/// Running campaigns with nothing queued (claimed rows are queued ones) are complete; so are crusades whose
 /// campaigns all ended.
 async fn complete_finished(shared: &Shared, conn: &mut PgConnection) -> sqlx::Result<()> {
     let done: Vec<(WorkspaceId, Uuid, Option<Uuid>)> = sqlx::query_as(
         "UPDATE campaigns c SET status = 'completed', finished_at = now(), updated_at = now() \
          WHERE c.status = 'running' AND c.materialized_at IS NOT NULL \
            AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.workspace_id = c.workspace_id AND o.campaign_id = c.id \
-                           AND o.state IN ('queued', 'claimed')) \
+                           AND o.state = 'queued') \
          RETURNING c.workspace_id, c.id, c.crusade_id",
     )
     .fetch_all(&mut *conn)

@@ -132,6 +132,9 @@ async fn apply_ends(db: &PgPool, worker: &str, batch: &[Finished]) -> sqlx::Resu
     let mut codes: Vec<Option<i32>> = Vec::with_capacity(batch.len());
     let mut not_before = Vec::with_capacity(batch.len());
     let mut accounts: Vec<Option<Uuid>> = Vec::with_capacity(batch.len());
+    // The row's latest attempt, by the send log's primary key: status callbacks find it so.
+    let mut attempts: Vec<Option<Uuid>> = Vec::with_capacity(batch.len());
+    let mut attempted: Vec<DateTime<Utc>> = Vec::with_capacity(batch.len());
     let mut counters: BTreeMap<WorkspaceId, Vec<(Uuid, &str, i64)>> = BTreeMap::new();
     for f in batch {
         let disposition = &f.disposition;
@@ -150,6 +153,8 @@ async fn apply_ends(db: &PgPool, worker: &str, batch: &[Finished]) -> sqlx::Resu
         codes.push(disposition.error_code().and_then(|c| i32::try_from(c).ok()));
         not_before.push(now + chrono::Duration::from_std(after).unwrap_or_default());
         accounts.push(f.account_id);
+        attempts.push(Some(f.attempt_id).filter(|id| !id.is_nil()));
+        attempted.push(f.attempted_at);
         if let Some(m) = counter_of(disposition) {
             counters.entry(f.row.workspace_id).or_default().push((f.row.campaign_id, m, 1));
         }
@@ -159,17 +164,20 @@ async fn apply_ends(db: &PgPool, worker: &str, batch: &[Finished]) -> sqlx::Resu
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "WITH mine AS MATERIALIZED ( \
            SELECT r.* FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], \
-             $7::uuid[]) AS r(ws, id, state, sid, code, not_before, account) \
+             $7::uuid[], $10::uuid[], $11::timestamptz[]) AS r(ws, id, state, sid, code, not_before, account, attempt, at) \
            CROSS JOIN LATERAL ({}) l) \
          UPDATE outbox o SET state = r.state, sid = coalesce(r.sid, o.sid), error_code = r.code, \
            account_id = coalesce(r.account, o.account_id), \
+           attempt_id = coalesce(r.attempt, o.attempt_id), \
+           attempted_at = CASE WHEN r.attempt IS NULL THEN o.attempted_at ELSE r.at END, \
            sent_at = CASE WHEN r.state = 'sent' THEN $8 ELSE o.sent_at END, \
            status = CASE WHEN r.state = 'sent' THEN coalesce(o.status, 'queued') ELSE o.status END, \
            not_before = CASE WHEN r.state = 'queued' THEN r.not_before ELSE o.not_before END, \
            claimed_at = CASE WHEN r.state = 'queued' THEN NULL ELSE o.claimed_at END, \
            updated_at = $8 \
-         FROM mine r WHERE o.workspace_id = r.ws AND o.id = r.id AND o.state = 'claimed' AND o.claimed_by = $9",
-        crate::outbox::still_mine("$9")
+         FROM mine r WHERE o.workspace_id = r.ws AND o.id = r.id AND {} AND o.claimed_by = $9",
+        crate::outbox::still_mine("$9"),
+        crate::outbox::CLAIMED
     )))
     .bind(&ws)
     .bind(&ids)
@@ -180,6 +188,8 @@ async fn apply_ends(db: &PgPool, worker: &str, batch: &[Finished]) -> sqlx::Resu
     .bind(&accounts)
     .bind(now)
     .bind(worker)
+    .bind(&attempts)
+    .bind(&attempted)
     .execute(&mut *tx)
     .await?;
     for (workspace, adds) in &counters {

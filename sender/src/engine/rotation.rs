@@ -31,7 +31,7 @@ pub(super) async fn reroute_tripped(shared: &Shared, conn: &mut PgConnection) ->
            JOIN campaigns c ON c.workspace_id = o.workspace_id AND c.id = o.campaign_id \
            JOIN phone_numbers n ON n.workspace_id = o.workspace_id AND n.e164 = o.from_number \
            JOIN carrier_accounts a ON a.workspace_id = n.workspace_id AND a.id = n.account_id \
-           WHERE o.state = 'queued' AND o.step = 0 AND (n.account_id = ANY ($1) OR a.status = 'failing') \
+           WHERE o.state = 'queued' AND o.claimed_at IS NULL AND o.step = 0 AND (n.account_id = ANY ($1) OR a.status = 'failing') \
              AND NOT EXISTS (SELECT 1 FROM outbox s WHERE s.workspace_id = o.workspace_id \
                              AND s.to_phone = o.to_phone AND s.from_number = o.from_number \
                              AND s.state IN ('sent', 'unknown')) \
