@@ -113,3 +113,38 @@ export function Tabs({ tabs, current, onSelect }: { tabs: { id: string; label: s
 
 export const formatUsd = (x: number) => `$${x.toFixed(x < 1 ? 4 : 2)}`;
 export const formatCount = (n: number) => n.toLocaleString();
+
+/** A row's destructive action: asks `question` first, runs `action`, then `onDone`; a failure goes to `onProblem`. */
+export function ConfirmedAction({
+  label,
+  question,
+  action,
+  onDone,
+  onProblem,
+  testId,
+}: {
+  label: string;
+  question: string;
+  action: () => Promise<unknown>;
+  onDone: () => void;
+  onProblem: (problem: Problem) => void;
+  testId: string;
+}) {
+  return (
+    <button
+      className="btn btn-sm btn-danger"
+      onClick={async () => {
+        if (!window.confirm(question)) return;
+        try {
+          await action();
+          onDone();
+        } catch (e) {
+          onProblem(problemOf(e));
+        }
+      }}
+      data-testid={testId}
+    >
+      {label}
+    </button>
+  );
+}

@@ -30,7 +30,9 @@ pub enum Disposition {
     /// `canceled`.
     Withheld,
     /// Recorded but not called: the account's breaker opened between the claim and the call.
-    /// The row goes back to the queue after `after`, its attempt given back.
+    /// The row goes back to the queue after `after`. Its attempt stays counted toward
+    /// [`MAX_ATTEMPTS`]: the claim recorded it (its send-log row and the histories), so the next
+    /// claim judges the row as a retry, past the cooldowns that record would otherwise trip.
     Held { after: Duration },
 }
 

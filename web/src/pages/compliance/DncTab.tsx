@@ -1,35 +1,15 @@
 // The internal DNC list: single phones and whole ranges (same country and length), added by
 // hand or imported; removing an entry is for owners and admins.
 
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useState, type FormEvent } from 'react';
 import { sender, type DncEntry } from '../../senderApi';
-import { formatCount, formatDate, Loading, ProblemBanner, problemOf, type Problem } from '../../ui';
+import { PagedTable, usePagedList } from '../../lib/pagedList';
+import { ConfirmedAction, formatCount, formatDate, ProblemBanner, problemOf, type Problem } from '../../ui';
 import { SuppressionImport } from './SuppressionImport';
 
 export function DncTab({ workspaceId, manage, lift }: { workspaceId: string; manage: boolean; lift: boolean }) {
-  const [items, setItems] = useState<DncEntry[] | null>(null);
-  const [next, setNext] = useState<string | null>(null);
-  const [problem, setProblem] = useState<Problem | null>(null);
-  const [version, setVersion] = useState(0);
-
-  const load = useCallback(
-    async (cursor: string | null) => {
-      try {
-        const p = await sender.dnc(workspaceId, cursor);
-        setItems((old) => (cursor && old ? [...old, ...p.items] : p.items));
-        setNext(p.next_cursor);
-        setProblem(null);
-      } catch (e) {
-        setProblem(problemOf(e));
-      }
-    },
-    [workspaceId],
-  );
-
-  useEffect(() => {
-    void load(null);
-  }, [load, version]);
-  const changed = () => setVersion((v) => v + 1);
+  const list = usePagedList<DncEntry>(useCallback((cursor) => sender.dnc(workspaceId, cursor), [workspaceId]));
+  const changed = list.reload;
 
   return (
     <div data-testid="dnc-tab">
@@ -46,43 +26,22 @@ export function DncTab({ workspaceId, manage, lift }: { workspaceId: string; man
         </section>
       )}
       <section className="card">
-        <ProblemBanner problem={problem} testId="dnc-error" />
-        {items === null && !problem ? (
-          <Loading />
-        ) : (
-          items && (
-            <div className="table-wrap">
-              <table className="table" data-testid="dnc-table">
-                <thead>
-                  <tr>
-                    <th>Phone or range</th>
-                    <th>Numbers</th>
-                    <th>Reason</th>
-                    <th>Added</th>
-                    {lift && <th aria-label="Actions" />}
-                  </tr>
-                </thead>
-                <tbody>
-                  {items.map((d) => (
-                    <DncRow key={d.id} entry={d} workspaceId={workspaceId} lift={lift} onChanged={changed} />
-                  ))}
-                </tbody>
-              </table>
-              {items.length === 0 && (
-                <p className="muted pad" data-testid="dnc-empty">
-                  The DNC list is empty.
-                </p>
-              )}
-            </div>
-          )
-        )}
-        {next && (
-          <div className="pager">
-            <button className="btn btn-sm" onClick={() => void load(next)} data-testid="dnc-more">
-              Show more
-            </button>
-          </div>
-        )}
+        <PagedTable
+          list={list}
+          testId="dnc"
+          empty="The DNC list is empty."
+          headers={
+            <>
+              <th>Phone or range</th>
+              <th>Numbers</th>
+              <th>Reason</th>
+              <th>Added</th>
+              {lift && <th aria-label="Actions" />}
+            </>
+          }
+        >
+          {(items) => items.map((d) => <DncRow key={d.id} entry={d} workspaceId={workspaceId} lift={lift} onChanged={changed} />)}
+        </PagedTable>
       </section>
     </div>
   );
@@ -101,21 +60,14 @@ function DncRow({ entry: d, workspaceId, lift, onChanged }: { entry: DncEntry; w
       <td>{formatDate(d.created_at)}</td>
       {lift && (
         <td className="actions">
-          <button
-            className="btn btn-sm btn-danger"
-            onClick={async () => {
-              if (!window.confirm(`Remove ${d.phone ?? `${d.from} – ${d.to}`} from the DNC list?`)) return;
-              try {
-                await sender.deleteDnc(workspaceId, d.id);
-                onChanged();
-              } catch (e) {
-                setProblem(problemOf(e));
-              }
-            }}
-            data-testid="dnc-remove"
-          >
-            Remove
-          </button>
+          <ConfirmedAction
+            label="Remove"
+            question={`Remove ${d.phone ?? `${d.from} – ${d.to}`} from the DNC list?`}
+            action={() => sender.deleteDnc(workspaceId, d.id)}
+            onDone={onChanged}
+            onProblem={setProblem}
+            testId="dnc-remove"
+          />
         </td>
       )}
     </tr>

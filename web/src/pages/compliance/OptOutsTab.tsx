@@ -4,7 +4,8 @@
 
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { sender, type OptOut, type OptOutDetail } from '../../senderApi';
-import { formatDate, Loading, ProblemBanner, problemOf, type Problem } from '../../ui';
+import { PagedTable, usePagedList } from '../../lib/pagedList';
+import { formatDate, ProblemBanner, problemOf, type Problem } from '../../ui';
 import { SuppressionImport } from './SuppressionImport';
 
 const SOURCES: Record<string, string> = {
@@ -24,29 +25,11 @@ interface Props {
 export function OptOutsTab({ workspaceId, manage, lift }: Props) {
   const [q, setQ] = useState('');
   const [needsReview, setNeedsReview] = useState(false);
-  const [items, setItems] = useState<OptOut[] | null>(null);
-  const [next, setNext] = useState<string | null>(null);
-  const [problem, setProblem] = useState<Problem | null>(null);
+  const list = usePagedList<OptOut>(
+    useCallback((cursor) => sender.optOuts(workspaceId, { q, needs_review: needsReview || undefined, cursor }), [workspaceId, q, needsReview]),
+  );
   const [pending, setPending] = useState<number | null>(null);
   const [version, setVersion] = useState(0);
-
-  const load = useCallback(
-    async (cursor: string | null) => {
-      try {
-        const p = await sender.optOuts(workspaceId, { q, needs_review: needsReview || undefined, cursor });
-        setItems((old) => (cursor && old ? [...old, ...p.items] : p.items));
-        setNext(p.next_cursor);
-        setProblem(null);
-      } catch (e) {
-        setProblem(problemOf(e));
-      }
-    },
-    [workspaceId, q, needsReview],
-  );
-
-  useEffect(() => {
-    void load(null);
-  }, [load, version]);
 
   useEffect(() => {
     sender
@@ -55,7 +38,10 @@ export function OptOutsTab({ workspaceId, manage, lift }: Props) {
       .catch(() => setPending(null));
   }, [workspaceId, version]);
 
-  const changed = () => setVersion((v) => v + 1);
+  const changed = () => {
+    setVersion((v) => v + 1);
+    list.reload();
+  };
 
   return (
     <div data-testid="opt-outs-tab">
@@ -88,44 +74,25 @@ export function OptOutsTab({ workspaceId, manage, lift }: Props) {
             Needs review only
           </label>
         </div>
-        <ProblemBanner problem={problem} testId="opt-outs-error" />
-        {items === null && !problem ? (
-          <Loading />
-        ) : (
-          items && (
-            <div className="table-wrap">
-              <table className="table" data-testid="opt-outs-table">
-                <thead>
-                  <tr>
-                    <th>Phone</th>
-                    <th>Since</th>
-                    <th>Source</th>
-                    <th>Via</th>
-                    <th>Note</th>
-                    <th aria-label="Actions" />
-                  </tr>
-                </thead>
-                <tbody>
-                  {items.map((o) => (
-                    <OptOutRow key={o.phone} optOut={o} workspaceId={workspaceId} manage={manage} lift={lift} onChanged={changed} />
-                  ))}
-                </tbody>
-              </table>
-              {items.length === 0 && (
-                <p className="muted pad" data-testid="opt-outs-empty">
-                  {needsReview ? 'Nothing awaits review.' : q ? 'No opt-out matches.' : 'No opt-outs yet.'}
-                </p>
-              )}
-            </div>
-          )
-        )}
-        {next && (
-          <div className="pager">
-            <button className="btn btn-sm" onClick={() => void load(next)} data-testid="opt-outs-more">
-              Show more
-            </button>
-          </div>
-        )}
+        <PagedTable
+          list={list}
+          testId="opt-outs"
+          empty={needsReview ? 'Nothing awaits review.' : q ? 'No opt-out matches.' : 'No opt-outs yet.'}
+          headers={
+            <>
+              <th>Phone</th>
+              <th>Since</th>
+              <th>Source</th>
+              <th>Via</th>
+              <th>Note</th>
+              <th aria-label="Actions" />
+            </>
+          }
+        >
+          {(items) =>
+            items.map((o) => <OptOutRow key={o.phone} optOut={o} workspaceId={workspaceId} manage={manage} lift={lift} onChanged={changed} />)
+          }
+        </PagedTable>
       </section>
     </div>
   );

@@ -2,42 +2,21 @@
 // or name, filter by tag and state); owners, admins and managers add one, paste many (CSV with a
 // header row; upsert by phone, per-row errors) and delete.
 
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useState, type FormEvent } from 'react';
 import { sender, type BulkResult, type Lead } from '../../senderApi';
 import { can } from '../../lib/permissions';
 import { parseLeadsCsv } from '../../lib/csv';
 import { useWorkspace } from '../../shell/Shell';
-import { formatDate, Loading, PageHeader, ProblemBanner, problemOf, type Problem } from '../../ui';
+import { PagedTable, usePagedList } from '../../lib/pagedList';
+import { ConfirmedAction, formatDate, PageHeader, ProblemBanner, problemOf, type Problem } from '../../ui';
 
 export function LeadsPage() {
   const workspace = useWorkspace();
   const wid = workspace.workspace_id;
   const canManage = can(workspace.role, 'ManageCampaigns');
   const [filter, setFilter] = useState({ q: '', tag: '', state: '' });
-  const [leads, setLeads] = useState<Lead[] | null>(null);
-  const [next, setNext] = useState<string | null>(null);
-  const [problem, setProblem] = useState<Problem | null>(null);
-  const [version, setVersion] = useState(0);
-
-  const load = useCallback(
-    async (cursor: string | null) => {
-      try {
-        const p = await sender.leads(wid, { ...filter, cursor, limit: 100 });
-        setLeads((old) => (cursor && old ? [...old, ...p.items] : p.items));
-        setNext(p.next_cursor);
-        setProblem(null);
-      } catch (e) {
-        setProblem(problemOf(e));
-      }
-    },
-    [wid, filter],
-  );
-
-  useEffect(() => {
-    void load(null);
-  }, [load, version]);
-
-  const changed = () => setVersion((v) => v + 1);
+  const list = usePagedList<Lead>(useCallback((cursor) => sender.leads(wid, { ...filter, cursor, limit: 100 }), [wid, filter]));
+  const changed = list.reload;
 
   return (
     <div className="page" data-testid="leads-page">
@@ -71,46 +50,35 @@ export function LeadsPage() {
             <input value={filter.state} maxLength={2} onChange={(e) => setFilter((f) => ({ ...f, state: e.target.value.toUpperCase() }))} data-testid="leads-filter-state" />
           </label>
         </div>
-        <ProblemBanner problem={problem} testId="leads-error" />
-        {leads === null && !problem ? (
-          <Loading />
-        ) : (
-          leads && (
-            <div className="table-wrap">
-              <table className="table" data-testid="leads-table">
-                <thead>
-                  <tr>
-                    <th>Phone</th>
-                    <th>Name</th>
-                    <th>State / zone</th>
-                    <th>Tags</th>
-                    <th>Vertical</th>
-                    <th>Line</th>
-                    <th>Added</th>
-                    {canManage && <th aria-label="Actions" />}
-                  </tr>
-                </thead>
-                <tbody>
-                  {leads.map((l) => (
-                    <LeadRow key={l.id} lead={l} workspaceId={wid} canManage={canManage} onDeleted={() => setLeads((ls) => ls?.filter((x) => x.id !== l.id) ?? null)} />
-                  ))}
-                </tbody>
-              </table>
-              {leads.length === 0 && (
-                <p className="muted pad" data-testid="leads-empty">
-                  {filter.q || filter.tag || filter.state ? 'No leads match.' : 'No leads yet.'}
-                </p>
-              )}
-            </div>
-          )
-        )}
-        {next && (
-          <div className="pager">
-            <button className="btn btn-sm" onClick={() => void load(next)} data-testid="leads-more">
-              Show more
-            </button>
-          </div>
-        )}
+        <PagedTable
+          list={list}
+          testId="leads"
+          empty={filter.q || filter.tag || filter.state ? 'No leads match.' : 'No leads yet.'}
+          headers={
+            <>
+              <th>Phone</th>
+              <th>Name</th>
+              <th>State / zone</th>
+              <th>Tags</th>
+              <th>Vertical</th>
+              <th>Line</th>
+              <th>Added</th>
+              {canManage && <th aria-label="Actions" />}
+            </>
+          }
+        >
+          {(leads) =>
+            leads.map((l) => (
+              <LeadRow
+                key={l.id}
+                lead={l}
+                workspaceId={wid}
+                canManage={canManage}
+                onDeleted={() => list.setItems((ls) => ls?.filter((x) => x.id !== l.id) ?? null)}
+              />
+            ))
+          }
+        </PagedTable>
       </section>
     </div>
   );
@@ -135,21 +103,14 @@ function LeadRow({ lead: l, workspaceId, canManage, onDeleted }: { lead: Lead; w
       <td>{formatDate(l.created_at)}</td>
       {canManage && (
         <td className="actions">
-          <button
-            className="btn btn-sm btn-danger"
-            onClick={async () => {
-              if (!window.confirm(`Delete the lead ${l.phone}?`)) return;
-              try {
-                await sender.deleteLead(workspaceId, l.id);
-                onDeleted();
-              } catch (e) {
-                setProblem(problemOf(e));
-              }
-            }}
-            data-testid="lead-delete"
-          >
-            Delete
-          </button>
+          <ConfirmedAction
+            label="Delete"
+            question={`Delete the lead ${l.phone}?`}
+            action={() => sender.deleteLead(workspaceId, l.id)}
+            onDone={onDeleted}
+            onProblem={setProblem}
+            testId="lead-delete"
+          />
         </td>
       )}
     </tr>
