@@ -148,3 +148,24 @@ export function ConfirmedAction({
     </button>
   );
 }
+
+/** A card's heading with its Edit and Delete buttons, each shown when its handler is given (test ids `${testId}-edit`, `${testId}-delete`). */
+export function EditableHeading({ title, testId, onEdit, onDelete }: { title: string; testId: string; onEdit?: () => void; onDelete?: () => void }) {
+  return (
+    <div className="page-header">
+      <h2>{title}</h2>
+      <div className="section-actions">
+        {onEdit && (
+          <button className="btn btn-sm" onClick={onEdit} data-testid={`${testId}-edit`}>
+            Edit
+          </button>
+        )}
+        {onDelete && (
+          <button className="btn btn-sm btn-danger" onClick={onDelete} data-testid={`${testId}-delete`}>
+            Delete
+          </button>
+        )}
+      </div>
+    </div>
+  );
+}

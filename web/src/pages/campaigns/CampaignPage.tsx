@@ -9,7 +9,7 @@ import { can } from '../../lib/permissions';
 import { countersOf, liveUpdateOf, type Counters } from '../../lib/counters';
 import { useTopicEvents } from '../../realtime/live';
 import { useWorkspace } from '../../shell/Shell';
-import { formatDate, Loading, PageHeader, ProblemBanner, problemOf, StatusBadge, type Problem } from '../../ui';
+import { EditableHeading, formatDate, Loading, PageHeader, ProblemBanner, problemOf, StatusBadge, type Problem } from '../../ui';
 import { CampaignForm } from './CampaignForm';
 import { audienceText } from './CampaignsPage';
 import { LiveCounters } from './LiveCounters';
@@ -125,21 +125,12 @@ export function CampaignPage() {
       </section>
 
       <section className="card" data-testid="campaign-content">
-        <div className="page-header">
-          <h2>Content</h2>
-          <div className="section-actions">
-            {canManage && editable(campaign.status) && !editing && (
-              <button className="btn btn-sm" onClick={() => setEditing(true)} data-testid="campaign-edit">
-                Edit
-              </button>
-            )}
-            {canManage && deletable(campaign.status) && (
-              <button className="btn btn-sm btn-danger" onClick={() => void remove()} data-testid="campaign-delete">
-                Delete
-              </button>
-            )}
-          </div>
-        </div>
+        <EditableHeading
+          title="Content"
+          testId="campaign"
+          onEdit={canManage && editable(campaign.status) && !editing ? () => setEditing(true) : undefined}
+          onDelete={canManage && deletable(campaign.status) ? () => void remove() : undefined}
+        />
         {canManage && campaign.status === 'running' && <p className="hint">Pause the campaign to change its content.</p>}
         {editing ? (
           <CampaignForm

@@ -9,7 +9,7 @@ import { can } from '../../lib/permissions';
 import { countersOf, liveUpdateOf, type Counters } from '../../lib/counters';
 import { useTopicEvents } from '../../realtime/live';
 import { useWorkspace } from '../../shell/Shell';
-import { formatCount, Loading, PageHeader, ProblemBanner, problemOf, StatusBadge, type Problem } from '../../ui';
+import { EditableHeading, formatCount, Loading, PageHeader, ProblemBanner, problemOf, StatusBadge, type Problem } from '../../ui';
 import { LiveCounters } from '../campaigns/LiveCounters';
 import { Lifecycle } from '../campaigns/Lifecycle';
 import { CrusadeForm } from './CrusadeForm';
@@ -200,21 +200,12 @@ export function CrusadePage() {
       </section>
 
       <section className="card" data-testid="crusade-schedule">
-        <div className="page-header">
-          <h2>Schedule</h2>
-          <div className="section-actions">
-            {canManage && editable(crusade.status) && !editing && (
-              <button className="btn btn-sm" onClick={() => setEditing(true)} data-testid="crusade-edit">
-                Edit
-              </button>
-            )}
-            {canManage && deletable(crusade.status) && (
-              <button className="btn btn-sm btn-danger" onClick={() => void remove()} data-testid="crusade-delete">
-                Delete
-              </button>
-            )}
-          </div>
-        </div>
+        <EditableHeading
+          title="Schedule"
+          testId="crusade"
+          onEdit={canManage && editable(crusade.status) && !editing ? () => setEditing(true) : undefined}
+          onDelete={canManage && deletable(crusade.status) ? () => void remove() : undefined}
+        />
         {editing ? (
           <CrusadeForm
             workspaceId={wid}
