@@ -11,6 +11,7 @@ use common::twilio::{self, PUBLIC, SID, TOKEN, Webhook, inbound_params};
 use common::{TestApp, assert_error};
 use reqwest::StatusCode;
 use serde_json::json;
+use switchboard_sender::inbound::{STATUS_CALLBACK_RETENTION, prune_status_callbacks};
 use switchboard_sender::twilio::signature;
 
 /// The demo workspace's account's two webhook endpoints: inbound messages and status callbacks.
@@ -173,4 +174,41 @@ async fn malformed_webhooks_are_refused_with_a_reason() {
     };
     assert_eq!(ghost.post(&inbound_params("SMx", "+14155550123", "hi"), TOKEN).await.0, StatusCode::NOT_FOUND);
     assert_eq!(count(&app, "messages").await, 0);
+}
+
+/// Status callbacks are kept `STATUS_CALLBACK_RETENTION`, then pruned oldest first, at most a
+/// batch per call; a retry of a pruned one is stored again.
+#[tokio::test]
+async fn status_callbacks_older_than_the_retention_are_pruned_in_batches() {
+    let app = TestApp::spawn().await;
+    let (_, status_hook) = hooks(&app).await;
+    let sids: Vec<String> = (1..=5).map(|i| format!("SM{i:032}")).collect();
+    for sid in &sids {
+        let cb = [("AccountSid", SID), ("MessageSid", sid), ("MessageStatus", "delivered"), ("SmsSid", sid)];
+        assert_eq!(status_hook.post(&cb, TOKEN).await.0, StatusCode::OK);
+    }
+    // The first three arrived eight days ago.
+    sqlx::query("UPDATE status_callbacks SET received_at = now() - interval '8 days' WHERE sid = ANY($1)")
+        .bind(&sids[..3])
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    let before = chrono::Utc::now() - STATUS_CALLBACK_RETENTION;
+    assert_eq!(prune_status_callbacks(&mut conn, before, 2).await.unwrap(), 2, "one batch at most");
+    assert_eq!(prune_status_callbacks(&mut conn, before, 2).await.unwrap(), 1);
+    assert_eq!(prune_status_callbacks(&mut conn, before, 2).await.unwrap(), 0);
+    let left: Vec<String> =
+        sqlx::query_scalar("SELECT sid FROM status_callbacks ORDER BY sid").fetch_all(&app.pool).await.unwrap();
+    assert_eq!(left, sids[3..].to_vec(), "the week's callbacks stay");
+
+    // Twilio retrying a pruned callback long after: stored again.
+    let cb = [
+        ("AccountSid", SID),
+        ("MessageSid", sids[0].as_str()),
+        ("MessageStatus", "sent"),
+        ("SmsSid", sids[0].as_str()),
+    ];
+    assert_eq!(status_hook.post(&cb, TOKEN).await.0, StatusCode::OK);
+    assert_eq!(count(&app, "status_callbacks").await, 3);
 }

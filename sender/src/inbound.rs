@@ -196,6 +196,26 @@ pub async fn receive_statuses(
     Ok(fresh)
 }
 
+/// How long a status callback is kept. Twilio retries a callback for minutes, and an early one
+/// (its sid not yet recorded by the engine) waits seconds; a week covers both with room. A
+/// duplicate arriving after that is stored and applied again, harmlessly: a status only moves
+/// forward and a final one counts once (`advance_outbox`).
+pub const STATUS_CALLBACK_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
+/// Deletes up to `limit` status callbacks received before `before`, oldest first (migration
+/// 0019's index); returns how many went. The engine's leader calls it every minute.
+pub async fn prune_status_callbacks(conn: &mut PgConnection, before: DateTime<Utc>, limit: i64) -> sqlx::Result<u64> {
+    let pruned = sqlx::query(
+        "DELETE FROM status_callbacks WHERE ctid = ANY (ARRAY( \
+           SELECT ctid FROM status_callbacks WHERE received_at < $1 ORDER BY received_at LIMIT $2))",
+    )
+    .bind(before)
+    .bind(limit)
+    .execute(conn)
+    .await?;
+    Ok(pruned.rows_affected())
+}
+
 /// Per (workspace, sid), the furthest status among `callbacks` (the first of equals).
 fn furthest(callbacks: &[(WorkspaceId, StatusCallback)]) -> Vec<(WorkspaceId, &StatusCallback)> {
     let mut best: std::collections::BTreeMap<(WorkspaceId, &str), &StatusCallback> = Default::default();
