@@ -15,7 +15,28 @@ if [ -z "${CARGO_TARGET_DIR:-}" ]; then
   if [ -d /work ] && [ -w /work ]; then export CARGO_TARGET_DIR=/work/target; else export CARGO_TARGET_DIR="$root/target"; fi
 fi
 
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"
+  if [ -n "${autovacuum_was_off:-}" ]; then
+    psql "$pg/postgres" -qc "ALTER SYSTEM RESET autovacuum" -c "SELECT pg_reload_conf()" >/dev/null || true
+    echo "==> autovacuum reset to the server's own setting"
+  fi
+}
+
+# with_autovacuum: a campaign rewrites its outbox and send-log rows several times a message, so
+# a long run measures vacuum as much as the engine. Some CI images turn autovacuum off; this
+# turns it on for the run (ALTER SYSTEM, reloaded) and `cleanup` resets it on exit. Sets
+# `autovacuum_note` for the report.
+with_autovacuum() {
+  if [ "$(psql "$pg/postgres" -Atc "SHOW autovacuum")" = on ]; then
+    autovacuum_note="autovacuum on (the server's setting)"
+  else
+    autovacuum_was_off=1
+    psql "$pg/postgres" -qc "ALTER SYSTEM SET autovacuum = on" -c "SELECT pg_reload_conf()" >/dev/null
+    autovacuum_note="autovacuum on (off in this server's configuration; turned on for the run, then reset)"
+  fi
+  echo "==> $autovacuum_note"
+}
 
 # engine_bench_setup DB KEY_BYTE: builds the release binary and runs a copy of it (so another
 # build in the shared target dir cannot swap it mid-run), against database DB, with SECRET_KEY

@@ -283,9 +283,9 @@ async fn advance_outbox(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Status
     // The engine records a sid moments after Twilio may already call back about it; both sides
     // take these locks, so whichever commits second sees the other (see `apply_early_callbacks`).
     lock_sids(tx, &best.iter().map(|(_, c)| c.sid.as_str()).collect::<Vec<_>>()).await?;
-    type Row = (WorkspaceId, String, Uuid, Option<String>, String, String, Option<DateTime<Utc>>, Option<Uuid>);
+    type Row = (WorkspaceId, i64, String, Uuid, Option<String>, String, String, Option<DateTime<Utc>>, Option<Uuid>);
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT o.workspace_id, o.sid, o.campaign_id, o.status, o.from_number, o.to_phone, o.attempted_at, o.attempt_id \
+        "SELECT o.workspace_id, o.id, o.sid, o.campaign_id, o.status, o.from_number, o.to_phone, o.attempted_at, o.attempt_id \
          FROM unnest($1::uuid[], $2::text[]) AS r(ws, sid) \
          CROSS JOIN LATERAL (SELECT * FROM outbox o WHERE o.workspace_id = r.ws AND o.sid = r.sid FOR UPDATE) o",
     )
@@ -295,16 +295,17 @@ async fn advance_outbox(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Status
     .await?;
     let by_sid: std::collections::HashMap<(WorkspaceId, &str), &StatusCallback> =
         best.iter().map(|(w, c)| ((*w, c.sid.as_str()), *c)).collect();
-    let mut moves: Vec<(WorkspaceId, &StatusCallback)> = Vec::new();
+    // Found by sid once, above; moved by primary key.
+    let mut moves: Vec<(WorkspaceId, i64, &StatusCallback)> = Vec::new();
     let mut logged: Vec<(WorkspaceId, DateTime<Utc>, Uuid, &StatusCallback)> = Vec::new();
     let mut counts: std::collections::BTreeMap<WorkspaceId, Vec<(Uuid, &str, i64)>> = Default::default();
-    for (ws, sid, campaign, current, from, to, attempted_at, attempt) in &rows {
+    for (ws, id, sid, campaign, current, from, to, attempted_at, attempt) in &rows {
         let Some(cb) = by_sid.get(&(*ws, sid.as_str())) else { continue };
         let old_rank = current.as_deref().and_then(MessageStatus::parse).map_or(0, status_rank);
         if status_rank(cb.status) <= old_rank {
             continue;
         }
-        moves.push((*ws, cb));
+        moves.push((*ws, *id, cb));
         if let (Some(at), Some(id)) = (attempted_at, attempt) {
             logged.push((*ws, *at, *id, cb));
         }
@@ -321,19 +322,19 @@ async fn advance_outbox(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Status
     if moves.is_empty() {
         return Ok(());
     }
-    let (ws, sids, statuses, codes) = (
-        moves.iter().map(|(w, _)| *w).collect::<Vec<_>>(),
-        moves.iter().map(|(_, c)| c.sid.as_str()).collect::<Vec<_>>(),
-        moves.iter().map(|(_, c)| c.status.as_str()).collect::<Vec<_>>(),
-        moves.iter().map(|(_, c)| c.error_code).collect::<Vec<_>>(),
+    let (ws, ids, statuses, codes) = (
+        moves.iter().map(|(w, ..)| *w).collect::<Vec<_>>(),
+        moves.iter().map(|(_, id, _)| *id).collect::<Vec<_>>(),
+        moves.iter().map(|(.., c)| c.status.as_str()).collect::<Vec<_>>(),
+        moves.iter().map(|(.., c)| c.error_code).collect::<Vec<_>>(),
     );
     sqlx::query(
         "UPDATE outbox t SET status = r.status, error_code = coalesce(r.code, t.error_code), updated_at = now() \
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS r(ws, sid, status, code) \
-         WHERE t.workspace_id = r.ws AND t.sid = r.sid",
+         FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::int[]) AS r(ws, id, status, code) \
+         WHERE t.workspace_id = r.ws AND t.id = r.id",
     )
     .bind(&ws)
-    .bind(&sids)
+    .bind(&ids)
     .bind(&statuses)
     .bind(&codes)
     .execute(&mut *tx)

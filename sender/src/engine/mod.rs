@@ -117,6 +117,20 @@ pub struct Engine {
     opt_outs: OptOutSet,
 }
 
+/// The outbox and the send log are rewritten several times a message; without autovacuum their
+/// dead row versions pile up and every claim and callback slows as a campaign runs (a 6-minute
+/// run fell from 7,406 to 4,311 sends/s, docs/benchmarks.md). Some CI images turn it off.
+async fn warn_without_autovacuum(conn: &mut sqlx::PgConnection) -> sqlx::Result<()> {
+    let on: String = sqlx::query_scalar("SELECT current_setting('autovacuum')").fetch_one(conn).await?;
+    if on != "on" {
+        tracing::warn!(
+            "engine: PostgreSQL runs with autovacuum off; the outbox and send log will bloat and sending \
+             will slow as campaigns run (docs/operations.md, \"Vacuum\")"
+        );
+    }
+    Ok(())
+}
+
 impl Engine {
     /// Starts the engine. Returns once its opt-out listener is in place, so a STOP committed
     /// after this returns reaches the last-moment re-check.
@@ -137,6 +151,7 @@ impl Engine {
             let mut conn = db.acquire().await?;
             let today = chrono::Utc::now().date_naive();
             crate::send_log::ensure_partitions(&mut conn, today - chrono::Duration::days(1), 9).await?;
+            warn_without_autovacuum(&mut conn).await?;
         }
         let (ready_tx, ready) = tokio::sync::oneshot::channel();
         let listener = tokio::spawn(opt_outs.clone().listen(db.clone(), ready_tx));
