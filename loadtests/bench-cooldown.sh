@@ -58,7 +58,7 @@ Targets: a cooldown check's p99 under 1 ms; 100,000 recipients screened in under
 
 - Command: \`$command\` (driver \`loadtests/src/bin/send_log_bench/cooldown.rs\`, scratch database)
 - Date: $today; $generated
-- Load average before → after: $load_before → $load_after (box shared with other engineers' builds)
+- Load average before → after: $load_before → $load_after (the whole box's; other work on it shows here)
 
 | probe | p50 | p99 |
 |---|---|---|

@@ -45,7 +45,7 @@ two daily partitions, recipients drawn from $RECIPIENTS.
 
 - Command: \`loadtests/bench-send-log.sh\` (driver \`loadtests/src/bin/send_log_bench/writes.rs\`, scratch database)
 - Date: $today; machine: $cores cores, PostgreSQL $(psql -h 127.0.0.1 -U postgres -Atc 'show server_version' 2>/dev/null | cut -d' ' -f1) on the same box;
-  load average before → after: $load_before → $load_after (box shared with other engineers' builds)
+  load average before → after: $load_before → $load_after (the whole box's; other work on it shows here)
 
 | writers | record_attempts rows/s | COPY rows/s (send_log only) | ratio |
 |---|---|---|---|
