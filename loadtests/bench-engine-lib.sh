@@ -54,6 +54,8 @@ engine_bench_setup() {
   export DATABASE_URL="$pg/$db" SECRET_KEY="$key" REDIS_URL="" LOG_FORMAT=json RUST_LOG=warn
   pids=()
   trap cleanup EXIT
+  trap 'exit 130' INT   # so that an interrupted or killed run still cleans up (and resets
+  trap 'exit 143' TERM  # autovacuum) on its way out
 }
 
 # start_sim [FLAG ...]: the simulator on 127.0.0.1:$PORT, seed 1, with no rate or concurrency

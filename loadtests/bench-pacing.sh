@@ -11,6 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/bench-engine-lib.sh"
 : "${SECONDS_AT_RATE:=30}" "${NUMBERS:=200}" "${RATES:=1 3 75}" "${PORT:=4031}" "${APP_PORT:=18091}"
 
 engine_bench_setup switchboard_bench_pacing 5c
+with_autovacuum
 
 # The demo account of seed 1 (the one `seed --demo --simulator` registers), with NUMBERS numbers:
 # a first start tells its SID and auth token.

@@ -95,12 +95,12 @@ pub struct ClaimRound {
 /// growing with the queue and its dead index entries), which cost a 3 MPS number 60% of its
 /// capacity on 20-second runs (docs/benchmarks.md, "Pacing exactness").
 macro_rules! claim_sql {
-    ($ws:literal, $scope:literal) => {
+    ($scope:literal) => {
         concat!("WITH due AS ( \
    SELECT o.workspace_id, o.id, o.campaign_id, v.verdict \
    FROM outbox o \
    JOIN campaigns c ON c.workspace_id = o.workspace_id AND c.id = o.campaign_id AND c.status = 'running' \
-   CROSS JOIN LATERAL judge_send(", $ws, ", o.to_phone, o.to_key, o.from_number, \
+   CROSS JOIN LATERAL judge_send(o.workspace_id, o.to_phone, o.to_key, o.from_number, \
                        CASE WHEN o.attempts > 0 THEN greatest(o.step, 1)::smallint ELSE o.step END, \
                        o.time_zone, o.window_days, \
                        o.window_start, o.window_end, o.max_per_24h, c.retext_recipient_days, c.retext_pair_days, $3) v \
@@ -137,11 +137,9 @@ macro_rules! claim_sql {
 }
 
 /// Claims due rows of every sending number.
-const CLAIM_ALL: &str = claim_sql!("o.workspace_id", "TRUE");
-/// Claims due rows of one number (`outbox_number_due_idx`). The gate is given the workspace as
-/// the parameter, not the row's column, so what depends on the workspace alone (the widest DNC
-/// range) is worked out once per claim rather than once per row.
-const CLAIM_NUMBER: &str = claim_sql!("$4::uuid", "o.workspace_id = $4 AND o.from_number = $5");
+const CLAIM_ALL: &str = claim_sql!("TRUE");
+/// Claims due rows of one number (`outbox_number_due_idx`).
+const CLAIM_NUMBER: &str = claim_sql!("o.workspace_id = $4 AND o.from_number = $5");
 
 #[derive(sqlx::FromRow)]
 struct Judged {
