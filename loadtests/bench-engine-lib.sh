@@ -16,11 +16,13 @@ if [ -z "${CARGO_TARGET_DIR:-}" ]; then
 fi
 
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"
+  # The server's setting first: waiting for the server below can take a while (a graceful
+  # shutdown with calls in flight), and an impatient second kill would skip what follows.
   if [ -n "${autovacuum_was_off:-}" ]; then
     psql "$pg/postgres" -qc "ALTER SYSTEM RESET autovacuum" -c "SELECT pg_reload_conf()" >/dev/null || true
     echo "==> autovacuum reset to the server's own setting"
   fi
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"
 }
 
 # with_autovacuum: a campaign rewrites its outbox and send-log rows several times a message, so
