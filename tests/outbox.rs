@@ -12,7 +12,7 @@ use chrono::{Duration, Utc};
 use common::TestDb;
 use sqlx::PgPool;
 use switchboard_sender::compliance::suppression::{ConsentContext, OptOutSource, phone_key, record_opt_out};
-use switchboard_sender::outbox::{claim, forget_finished_claims, heartbeat, recover_stale_claims};
+use switchboard_sender::outbox::{RowEnd, claim, forget_finished_claims, heartbeat, record_ends, recover_stale_claims};
 use switchboard_sender::send_log::{Attempt, ensure_partitions, record_attempt};
 use switchboard_sender::{E164, WorkspaceId};
 use uuid::Uuid;
@@ -242,4 +242,73 @@ async fn a_claim_round_is_forgotten_once_all_its_rows_moved_on() {
     let rounds: Vec<Vec<i64>> = sqlx::query_scalar("SELECT ids FROM outbox_claims").fetch_all(&pool).await.unwrap();
     assert_eq!(rounds.len(), 1);
     assert_eq!(rounds[0].iter().copied().collect::<HashSet<_>>(), requeued.iter().copied().collect());
+}
+
+/// Statements that check listed rows' claims read them by primary key, whatever plan they kept
+/// from when the queue was small (`outbox::by_key`): a prepared statement keeps its generic plan,
+/// and one made while the due-rows index held a handful of rows read that whole index per probe
+/// once a campaign had queued 150k rows (the pacing benchmark's 75 MPS phase ran at 9%). Here the
+/// session asks for generic plans, and the statements first run with four rows queued; then
+/// 20,000 more are queued and the same statements run again, in a transaction whose reads
+/// PostgreSQL counts. (Before, they scanned the table: 120k rows read for four probes.)
+#[tokio::test]
+async fn claim_checks_probe_by_primary_key_after_the_queue_grows() {
+    let db = TestDb::fresh().await;
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&db.url).await.unwrap();
+    let (ws, campaign) = campaign_with(&pool, 4).await;
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("SET plan_cache_mode = force_generic_plan").execute(&mut *conn).await.unwrap();
+    sqlx::query("ANALYZE outbox").execute(&mut *conn).await.unwrap();
+    heartbeat(&mut conn, "live").await.unwrap();
+    let now = Utc::now();
+    let live = claim(&mut conn, "live", 2, now).await.unwrap();
+    let dead = claim(&mut conn, "dead", 2, now).await.unwrap();
+    assert_eq!((live.len(), dead.len()), (2, 2));
+    let sent = |row: &switchboard_sender::outbox::Claimed| RowEnd {
+        workspace: ws,
+        id: row.id,
+        state: "sent",
+        sid: Some(format!("SM{:032}", row.id)),
+        error_code: None,
+        not_before: now,
+        account: None,
+        attempt: None,
+        attempted_at: now,
+    };
+    // Each statement's plan is made now, with four rows queued.
+    assert_eq!(record_ends(&mut conn, "live", now, &[sent(&live[0])]).await.unwrap(), 1);
+    assert_eq!(forget_finished_claims(&mut conn, now - Duration::minutes(1)).await.unwrap(), 0);
+    assert_eq!(recover_stale_claims(&mut conn, now - Duration::minutes(1)).await.unwrap(), 0);
+
+    sqlx::query(
+        "INSERT INTO outbox (workspace_id, campaign_id, lead_id, to_phone, to_key, from_number, body, \
+                             window_start, window_end) \
+         SELECT $1, $2, gen_random_uuid(), '+1212' || (2000000 + g)::text, 12122000000 + g, '+12015550101', 'Hi', \
+                '00:00', '24:00' FROM generate_series(1, 20000) g",
+    )
+    .bind(ws)
+    .bind(campaign)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+
+    // "live" stays alive past the moment "dead" counts as dead from.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    heartbeat(&mut conn, "live").await.unwrap();
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+    assert_eq!(record_ends(&mut tx, "live", now, &[sent(&live[1])]).await.unwrap(), 1);
+    assert_eq!(recover_stale_claims(&mut tx, now + Duration::milliseconds(10)).await.unwrap(), 2);
+    assert_eq!(forget_finished_claims(&mut tx, Utc::now() + Duration::seconds(1)).await.unwrap(), 1);
+    // This transaction's reads so far, by relation.
+    let (probes, due_index_reads, table_reads): (i64, i64, i64) = sqlx::query_as(
+        "SELECT pg_stat_get_xact_numscans('outbox_pkey'::regclass), \
+                pg_stat_get_xact_tuples_returned('outbox_number_due_idx'::regclass), \
+                pg_stat_get_xact_tuples_returned('outbox'::regclass)",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(due_index_reads, 0, "no claim check read the due-rows index");
+    assert!(table_reads < 100, "no claim check scanned the table ({table_reads} rows read by scans)");
+    assert!(probes >= 4, "the checks probed the primary key ({probes} scans)");
 }

@@ -7,7 +7,7 @@
 //! afterwards. Claimed rows whose recipient opted out in between are re-checked right before
 //! the call by the engine (in-memory set fed by PostgreSQL notifications) and canceled.
 //!
-//! A claimed row stays `queued`, with `claimed_at` and `claimed_by` set ([`CLAIMED`]): the
+//! A claimed row stays `queued`, with `claimed_at` and `claimed_by` set ([`claimed`]): the
 //! claim rewrites the row without touching an index (migration 0018), and every statement that
 //! moves queued rows (cancel, reroute, a reply's cancel of follow-ups) leaves claimed ones alone.
 //! Each claim statement also records its round in `outbox_claims`, where crash recovery finds a
@@ -82,7 +82,7 @@ pub struct ClaimRound {
 /// other workers and instances never take the same row) and judged by `judge_send` — the SQL
 /// function the dry-run preview calls too (migration 0011; inlined into this statement) — in the
 /// statement's snapshot, so an opt-out that committed before the statement began is seen (the
-/// STOP fence). Claimed rows stay `queued` with their claim stamped on them ([`CLAIMED`]) and
+/// STOP fence). Claimed rows stay `queued` with their claim stamped on them ([`claimed`]) and
 /// their round recorded in `outbox_claims`. Refused rows are skipped with their reason and counted; passing refusals (`outside_hours`, `daily_limit`) defer the row to
 /// its next opening; the rest are claimed. A row already called once (a retry after a 429, say)
 /// passed the retext cooldowns at its first claim and is judged like a follow-up: its own
@@ -195,19 +195,111 @@ pub async fn claim(
     Ok(claim_round(conn, worker, Scope::All, limit, now).await?.claimed)
 }
 
-/// The SQL condition, on outbox row `o`, of a claimed row: still `queued` (a claim leaves the
-/// state alone, so that it stays a HOT update: migration 0018) with a claim on it.
-pub(crate) const CLAIMED: &str = "o.state = 'queued' AND o.claimed_at IS NOT NULL";
-
-/// The listed row `r` (ws, id) if `worker` (a parameter placeholder) still holds its claim,
-/// found by primary key. Used as a LATERAL subquery on purpose: a planner free to join the
-/// other way round scans every queued row once per listed row. Reads without a lock: the
-/// UPDATE that uses it repeats the condition on the row it locks.
-pub(crate) fn still_mine(worker: &str) -> String {
+/// Outbox row (`ws`, `id`, SQL expressions) found by its primary key, as a LATERAL subquery
+/// yielding what a claim check reads: `state`, `claimed_at`, `claimed_by`. Statements that check
+/// listed rows' claims probe through this and test [`claimed`] on its result, and an UPDATE that
+/// follows compares the row with what the probe read (`o.state = p.state`), never with a
+/// constant. Those statements are also planned at every execution (`persistent(false)`).
+///
+/// Both because a prepared statement keeps the generic plan it made in its first executions,
+/// sized for the queue of that moment, and the engine's connections live for hours:
+/// - `o.state = 'queued'` beside the key implies the predicate of the due-rows index
+///   (`outbox_number_due_idx`, `WHERE state = 'queued'`), whose `workspace_id` is not its first
+///   column: a plan made while that index held a handful of rows read the whole index per probe
+///   once a campaign had queued 150k. A 1,000-row batch of results took ~0.9 s, and the pacing
+///   benchmark's 75 MPS campaign, run after two small ones, used 9% of its capacity
+///   (docs/benchmarks.md, "Pacing exactness"). `OFFSET 0` keeps the subquery whole (not merged
+///   into the outer query, no condition pushed into it), so only the key is left to choose an
+///   index by.
+/// - A plan made while the whole table was small scans it per probe (tests/outbox.rs,
+///   `claim_checks_probe_by_primary_key_after_the_queue_grows`: 120k rows read for four probes).
+pub(crate) fn by_key(ws: &str, id: &str) -> String {
     format!(
-        "SELECT o.id FROM outbox o WHERE o.workspace_id = r.ws AND o.id = r.id \
-         AND {CLAIMED} AND o.claimed_by = {worker}"
+        "SELECT o.state, o.claimed_at, o.claimed_by FROM outbox o \
+         WHERE o.workspace_id = {ws} AND o.id = {id} OFFSET 0"
     )
+}
+
+/// The SQL condition, on a [`by_key`] probe `p`, that the row is claimed: still `queued` (a
+/// claim leaves the state alone, so that it stays a HOT update: migration 0018) with a claim on
+/// it.
+pub(crate) fn claimed(p: &str) -> String {
+    format!("{p}.state = 'queued' AND {p}.claimed_at IS NOT NULL")
+}
+
+/// How a claimed row ended, for [`record_ends`].
+#[derive(Clone, Debug)]
+pub struct RowEnd {
+    pub workspace: WorkspaceId,
+    pub id: i64,
+    /// The row's new state: `queued` sends it back to the queue, due at `not_before`.
+    pub state: &'static str,
+    pub sid: Option<String>,
+    pub error_code: Option<i32>,
+    pub not_before: DateTime<Utc>,
+    pub account: Option<Uuid>,
+    /// The attempt's send-log row (None for a row never recorded) and its time.
+    pub attempt: Option<Uuid>,
+    pub attempted_at: DateTime<Utc>,
+}
+
+/// Applies `ends` to the rows `worker` still holds a claim on (by primary key, through
+/// [`by_key`]); rows that moved on meanwhile (recovered by another instance) are left alone.
+/// A row going back to the queue loses its claim.
+pub async fn record_ends(
+    conn: &mut PgConnection,
+    worker: &str,
+    now: DateTime<Utc>,
+    ends: &[RowEnd],
+) -> sqlx::Result<u64> {
+    if ends.is_empty() {
+        return Ok(0);
+    }
+    let ws: Vec<WorkspaceId> = ends.iter().map(|e| e.workspace).collect();
+    let ids: Vec<i64> = ends.iter().map(|e| e.id).collect();
+    let states: Vec<&str> = ends.iter().map(|e| e.state).collect();
+    let sids: Vec<Option<&str>> = ends.iter().map(|e| e.sid.as_deref()).collect();
+    let codes: Vec<Option<i32>> = ends.iter().map(|e| e.error_code).collect();
+    let not_before: Vec<DateTime<Utc>> = ends.iter().map(|e| e.not_before).collect();
+    let accounts: Vec<Option<Uuid>> = ends.iter().map(|e| e.account).collect();
+    let attempts: Vec<Option<Uuid>> = ends.iter().map(|e| e.attempt).collect();
+    let attempted: Vec<DateTime<Utc>> = ends.iter().map(|e| e.attempted_at).collect();
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH mine AS MATERIALIZED ( \
+           SELECT r.*, p.state AS held_state, p.claimed_at AS held_at \
+           FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], \
+             $7::uuid[], $10::uuid[], $11::timestamptz[]) AS r(ws, id, state, sid, code, not_before, account, attempt, at) \
+           CROSS JOIN LATERAL ({probe}) p \
+           WHERE {claimed} AND p.claimed_by = $9) \
+         UPDATE outbox o SET state = r.state, sid = coalesce(r.sid, o.sid), error_code = r.code, \
+           account_id = coalesce(r.account, o.account_id), \
+           attempt_id = coalesce(r.attempt, o.attempt_id), \
+           attempted_at = CASE WHEN r.attempt IS NULL THEN o.attempted_at ELSE r.at END, \
+           sent_at = CASE WHEN r.state = 'sent' THEN $8 ELSE o.sent_at END, \
+           status = CASE WHEN r.state = 'sent' THEN coalesce(o.status, 'queued') ELSE o.status END, \
+           not_before = CASE WHEN r.state = 'queued' THEN r.not_before ELSE o.not_before END, \
+           claimed_at = CASE WHEN r.state = 'queued' THEN NULL ELSE o.claimed_at END, \
+           updated_at = $8 \
+         FROM mine r WHERE o.workspace_id = r.ws AND o.id = r.id \
+           AND o.state = r.held_state AND o.claimed_at = r.held_at AND o.claimed_by = $9",
+        probe = by_key("r.ws", "r.id"),
+        claimed = claimed("p"),
+    )))
+    .persistent(false)
+    .bind(&ws)
+    .bind(&ids)
+    .bind(&states)
+    .bind(&sids)
+    .bind(&codes)
+    .bind(&not_before)
+    .bind(&accounts)
+    .bind(now)
+    .bind(worker)
+    .bind(&attempts)
+    .bind(&attempted)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// Outbox rows left claimed by workers that stopped stamping `engine_instances` before
@@ -223,18 +315,25 @@ pub async fn recover_stale_claims(conn: &mut PgConnection, dead_before: DateTime
            DELETE FROM outbox_claims c WHERE c.claimed_at < $1 AND NOT EXISTS \
              (SELECT 1 FROM engine_instances e WHERE e.worker_id = c.worker_id AND e.seen_at >= $1) \
            RETURNING c.worker_id, c.claimed_at, c.workspace_id, c.ids), \
+         held AS MATERIALIZED ( \
+           SELECT d.workspace_id AS ws, i.id, p.state, p.claimed_at, p.claimed_by \
+           FROM dead d CROSS JOIN LATERAL unnest(d.ids) AS i(id) CROSS JOIN LATERAL ({probe}) p \
+           WHERE {claimed} AND p.claimed_by = d.worker_id AND p.claimed_at = d.claimed_at), \
          u AS ( \
            UPDATE outbox o SET state = 'unknown', updated_at = now() \
-           FROM dead d CROSS JOIN LATERAL unnest(d.ids) AS i(id) \
-           WHERE o.workspace_id = d.workspace_id AND o.id = i.id AND {CLAIMED} \
-             AND o.claimed_by = d.worker_id AND o.claimed_at = d.claimed_at \
+           FROM held h \
+           WHERE o.workspace_id = h.ws AND o.id = h.id AND o.state = h.state \
+             AND o.claimed_by = h.claimed_by AND o.claimed_at = h.claimed_at \
            RETURNING o.workspace_id, o.campaign_id), \
          counted AS ( \
            INSERT INTO campaign_stats (workspace_id, campaign_id, metric, shard, n) \
            SELECT workspace_id, campaign_id, 'unknown', 0, count(*) FROM u GROUP BY workspace_id, campaign_id \
            ON CONFLICT (workspace_id, campaign_id, metric, shard) DO UPDATE SET n = campaign_stats.n + EXCLUDED.n) \
-         SELECT count(*) FROM u"
+         SELECT count(*) FROM u",
+        probe = by_key("d.workspace_id", "i.id"),
+        claimed = claimed("p"),
     )))
+    .persistent(false)
     .bind(dead_before)
     .fetch_one(&mut *conn)
     .await?;
@@ -248,10 +347,12 @@ pub async fn recover_stale_claims(conn: &mut PgConnection, dead_before: DateTime
 pub async fn forget_finished_claims(conn: &mut PgConnection, before: DateTime<Utc>) -> sqlx::Result<u64> {
     let forgotten = sqlx::query(sqlx::AssertSqlSafe(format!(
         "DELETE FROM outbox_claims c WHERE c.claimed_at < $1 AND NOT EXISTS \
-           (SELECT 1 FROM unnest(c.ids) AS i(id) CROSS JOIN LATERAL \
-              (SELECT 1 FROM outbox o WHERE o.workspace_id = c.workspace_id AND o.id = i.id AND {CLAIMED} \
-                 AND o.claimed_by = c.worker_id AND o.claimed_at = c.claimed_at) o)"
+           (SELECT 1 FROM unnest(c.ids) AS i(id) CROSS JOIN LATERAL ({probe}) p \
+            WHERE {claimed} AND p.claimed_by = c.worker_id AND p.claimed_at = c.claimed_at)",
+        probe = by_key("c.workspace_id", "i.id"),
+        claimed = claimed("p"),
     )))
+    .persistent(false)
     .bind(before)
     .execute(&mut *conn)
     .await?;

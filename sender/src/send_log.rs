@@ -297,6 +297,7 @@ pub async fn record_results(conn: &mut PgConnection, results: &[AttemptResult]) 
               AS r(ws, at, id, state, sid, status, code) \
          WHERE s.workspace_id = r.ws AND s.attempted_at = r.at AND s.id = r.id",
     )
+    .persistent(false)
     .bind(&ws)
     .bind(&at)
     .bind(&ids)

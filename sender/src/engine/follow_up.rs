@@ -101,6 +101,7 @@ impl NextSteps {
              CROSS JOIN LATERAL (SELECT * FROM leads l WHERE l.workspace_id = o.workspace_id AND l.id = o.lead_id LIMIT 1) l \
              WHERE jsonb_array_length(c.steps) > o.step + 1",
         )
+        .persistent(false)
         .bind(&ws)
         .bind(&ids)
         .bind(&attempted)

@@ -21,7 +21,7 @@ use super::follow_up;
 use crate::batch::next_batch;
 use crate::compliance::suppression::{ConsentContext, OptOutSource, record_opt_out};
 use crate::ids::WorkspaceId;
-use crate::outbox::Claimed;
+use crate::outbox::{self, Claimed, RowEnd};
 use crate::phone::E164;
 use crate::send_log::{self, AttemptResult};
 use crate::stats::{self, metric};
@@ -125,80 +125,43 @@ async fn apply_ends(db: &PgPool, worker: &str, batch: &[Finished]) -> sqlx::Resu
         .collect();
     send_log::record_results(&mut tx, &results).await?;
 
-    let mut ws = Vec::with_capacity(batch.len());
-    let mut ids = Vec::with_capacity(batch.len());
-    let mut states = Vec::with_capacity(batch.len());
-    let mut sids: Vec<Option<String>> = Vec::with_capacity(batch.len());
-    let mut codes: Vec<Option<i32>> = Vec::with_capacity(batch.len());
-    let mut not_before = Vec::with_capacity(batch.len());
-    let mut accounts: Vec<Option<Uuid>> = Vec::with_capacity(batch.len());
-    // The row's latest attempt, by the send log's primary key: status callbacks find it so.
-    let mut attempts: Vec<Option<Uuid>> = Vec::with_capacity(batch.len());
-    let mut attempted: Vec<DateTime<Utc>> = Vec::with_capacity(batch.len());
+    let mut ends = Vec::with_capacity(batch.len());
     let mut counters: BTreeMap<WorkspaceId, Vec<(Uuid, &str, i64)>> = BTreeMap::new();
     for f in batch {
         let disposition = &f.disposition;
-        let sid = match disposition {
-            Disposition::Sent { sid, .. } => Some(sid.clone()),
-            _ => None,
-        };
         let after = match disposition {
             Disposition::Retry { after, .. } | Disposition::Held { after } => *after,
             _ => Duration::ZERO,
         };
-        ws.push(f.row.workspace_id);
-        ids.push(f.row.id);
-        states.push(disposition.final_state().unwrap_or("queued"));
-        sids.push(sid);
-        codes.push(disposition.error_code().and_then(|c| i32::try_from(c).ok()));
-        not_before.push(now + chrono::Duration::from_std(after).unwrap_or_default());
-        accounts.push(f.account_id);
-        attempts.push(Some(f.attempt_id).filter(|id| !id.is_nil()));
-        attempted.push(f.attempted_at);
+        ends.push(RowEnd {
+            workspace: f.row.workspace_id,
+            id: f.row.id,
+            state: disposition.final_state().unwrap_or("queued"),
+            sid: match disposition {
+                Disposition::Sent { sid, .. } => Some(sid.clone()),
+                _ => None,
+            },
+            error_code: disposition.error_code().and_then(|c| i32::try_from(c).ok()),
+            not_before: now + chrono::Duration::from_std(after).unwrap_or_default(),
+            account: f.account_id,
+            // The row's latest attempt, by the send log's primary key: status callbacks find it so.
+            attempt: Some(f.attempt_id).filter(|id| !id.is_nil()),
+            attempted_at: f.attempted_at,
+        });
         if let Some(m) = counter_of(disposition) {
             counters.entry(f.row.workspace_id).or_default().push((f.row.campaign_id, m, 1));
         }
     }
-    let new_sids: Vec<&str> = sids.iter().flatten().map(String::as_str).collect();
+    let new_sids: Vec<&str> = ends.iter().filter_map(|e| e.sid.as_deref()).collect();
     crate::inbound::lock_sids(&mut tx, &new_sids).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "WITH mine AS MATERIALIZED ( \
-           SELECT r.* FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], \
-             $7::uuid[], $10::uuid[], $11::timestamptz[]) AS r(ws, id, state, sid, code, not_before, account, attempt, at) \
-           CROSS JOIN LATERAL ({}) l) \
-         UPDATE outbox o SET state = r.state, sid = coalesce(r.sid, o.sid), error_code = r.code, \
-           account_id = coalesce(r.account, o.account_id), \
-           attempt_id = coalesce(r.attempt, o.attempt_id), \
-           attempted_at = CASE WHEN r.attempt IS NULL THEN o.attempted_at ELSE r.at END, \
-           sent_at = CASE WHEN r.state = 'sent' THEN $8 ELSE o.sent_at END, \
-           status = CASE WHEN r.state = 'sent' THEN coalesce(o.status, 'queued') ELSE o.status END, \
-           not_before = CASE WHEN r.state = 'queued' THEN r.not_before ELSE o.not_before END, \
-           claimed_at = CASE WHEN r.state = 'queued' THEN NULL ELSE o.claimed_at END, \
-           updated_at = $8 \
-         FROM mine r WHERE o.workspace_id = r.ws AND o.id = r.id AND {} AND o.claimed_by = $9",
-        crate::outbox::still_mine("$9"),
-        crate::outbox::CLAIMED
-    )))
-    .bind(&ws)
-    .bind(&ids)
-    .bind(&states)
-    .bind(&sids)
-    .bind(&codes)
-    .bind(&not_before)
-    .bind(&accounts)
-    .bind(now)
-    .bind(worker)
-    .bind(&attempts)
-    .bind(&attempted)
-    .execute(&mut *tx)
-    .await?;
+    outbox::record_ends(&mut tx, worker, now, &ends).await?;
     for (workspace, adds) in &counters {
         stats::add_many(&mut tx, *workspace, adds).await?;
     }
     let mut sids_by_workspace: BTreeMap<WorkspaceId, Vec<&str>> = BTreeMap::new();
-    for (w, sid) in ws.iter().zip(&sids) {
-        if let Some(sid) = sid {
-            sids_by_workspace.entry(*w).or_default().push(sid);
+    for end in &ends {
+        if let Some(sid) = &end.sid {
+            sids_by_workspace.entry(end.workspace).or_default().push(sid);
         }
     }
     for (workspace, sids) in &sids_by_workspace {
