@@ -6,6 +6,10 @@
 //! the answer says which one confirmation to send back from the same number (never marketing).
 //! Every message, keyword or not, lands on its conversation. A retried webhook finds its
 //! MessageSid stored and changes nothing.
+//!
+//! The status-callback batches find their rows by key over UNNEST arrays and are planned at
+//! every execution (`persistent(false)`): a prepared statement keeps the plan it made while the
+//! tables were small, a scan per row once they have grown (see `outbox::by_key`).
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -241,6 +245,7 @@ async fn advance_messages(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Stat
         "SELECT m.workspace_id, m.sid, m.status FROM unnest($1::uuid[], $2::text[]) AS r(ws, sid) \
          CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.workspace_id = r.ws AND m.sid = r.sid FOR UPDATE) m",
     )
+    .persistent(false)
     .bind(best.iter().map(|(w, _)| *w).collect::<Vec<_>>())
     .bind(best.iter().map(|(_, c)| c.sid.as_str()).collect::<Vec<_>>())
     .fetch_all(&mut *tx)
@@ -263,6 +268,7 @@ async fn advance_messages(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Stat
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS r(ws, sid, status, code) \
          WHERE m.workspace_id = r.ws AND m.sid = r.sid",
     )
+    .persistent(false)
     .bind(moves.iter().map(|(w, _)| *w).collect::<Vec<_>>())
     .bind(moves.iter().map(|(_, c)| c.sid.as_str()).collect::<Vec<_>>())
     .bind(moves.iter().map(|(_, c)| c.status.as_str()).collect::<Vec<_>>())
@@ -289,6 +295,7 @@ async fn advance_outbox(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Status
          FROM unnest($1::uuid[], $2::text[]) AS r(ws, sid) \
          CROSS JOIN LATERAL (SELECT * FROM outbox o WHERE o.workspace_id = r.ws AND o.sid = r.sid FOR UPDATE) o",
     )
+    .persistent(false)
     .bind(best.iter().map(|(w, _)| *w).collect::<Vec<_>>())
     .bind(best.iter().map(|(_, c)| c.sid.as_str()).collect::<Vec<_>>())
     .fetch_all(&mut *tx)
@@ -333,6 +340,7 @@ async fn advance_outbox(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Status
          FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::int[]) AS r(ws, id, status, code) \
          WHERE t.workspace_id = r.ws AND t.id = r.id",
     )
+    .persistent(false)
     .bind(&ws)
     .bind(&ids)
     .bind(&statuses)
@@ -346,6 +354,7 @@ async fn advance_outbox(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Status
          FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::text[], $5::int[]) AS r(ws, at, id, status, code) \
          WHERE t.workspace_id = r.ws AND t.attempted_at = r.at AND t.id = r.id",
     )
+    .persistent(false)
     .bind(logged.iter().map(|(w, ..)| *w).collect::<Vec<_>>())
     .bind(logged.iter().map(|(_, at, ..)| *at).collect::<Vec<_>>())
     .bind(logged.iter().map(|(_, _, id, _)| *id).collect::<Vec<_>>())
@@ -417,6 +426,7 @@ pub async fn apply_early_callbacks(tx: &mut PgConnection, workspace: WorkspaceId
          CROSS JOIN LATERAL (SELECT * FROM status_callbacks c WHERE c.workspace_id = $1 AND c.sid = s.sid) c \
          ORDER BY c.received_at",
     )
+    .persistent(false)
     .bind(workspace)
     .bind(sids)
     .fetch_all(&mut *tx)

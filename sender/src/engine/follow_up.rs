@@ -136,6 +136,7 @@ impl NextSteps {
                                      AND m.created_at >= s.at AND m.direction = 'inbound' LIMIT 1) m \
                WHERE c.workspace_id = s.ws AND c.their_number = s.phone LIMIT 1) replied",
         )
+        .persistent(false)
         .bind(&ws)
         .bind(due.iter().map(|d| d.outbox_id).collect::<Vec<_>>())
         .bind(&phones)
@@ -222,6 +223,9 @@ pub async fn on_reply(tx: &mut PgConnection, workspace: WorkspaceId, phone: &str
          WHERE workspace_id = $1 AND to_phone = $2 AND step > 0 AND state = 'queued' AND claimed_at IS NULL \
          RETURNING campaign_id",
     )
+    // Planned with the queue as it is now (see `outbox::by_key`): a plan kept from a small
+    // queue would read all of it for every reply.
+    .persistent(false)
     .bind(workspace)
     .bind(phone)
     .fetch_all(&mut *tx)
