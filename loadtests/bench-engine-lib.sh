@@ -77,10 +77,20 @@ stop_sim() { kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null ||
 drop_db() { psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null; }
 
 # fresh_db: $db anew, migrated, with the demo seed and the simulator's account on $PORT.
+# AUTO_EXPLAIN_MS=N: every statement on $db slower than N ms logs its plan to the PostgreSQL
+# server's log (auto_explain, loaded per session of that database; it goes with the database).
+# That is how session 10 found the plans behind the 75 MPS slowdown (docs/benchmarks.md,
+# "Pacing exactness: what the figures say").
 fresh_db() {
   drop_db
   "$bin" migrate >/dev/null
   "$bin" seed --demo --simulator "http://127.0.0.1:$PORT" >/dev/null
+  if [ -n "${AUTO_EXPLAIN_MS:-}" ]; then
+    psql "$pg/postgres" -q -v ON_ERROR_STOP=1 \
+      -c "ALTER DATABASE $db SET session_preload_libraries = 'auto_explain'" \
+      -c "ALTER DATABASE $db SET auto_explain.log_min_duration = '${AUTO_EXPLAIN_MS}ms'" >/dev/null
+    echo "==> plans of statements over ${AUTO_EXPLAIN_MS} ms go to $(psql "$pg/postgres" -Atc "SELECT coalesce(pg_current_logfile(), 'the server log (stderr)')")"
+  fi
 }
 
 # seed_campaign ID ROWS: numbers at 5,000 MPS and no account caps, the demo's campaigns
