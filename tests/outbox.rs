@@ -12,8 +12,10 @@ use chrono::{Duration, Utc};
 use common::TestDb;
 use sqlx::PgPool;
 use switchboard_sender::compliance::suppression::{ConsentContext, OptOutSource, phone_key, record_opt_out};
+use switchboard_sender::inbound::{StatusCallback, receive_status};
 use switchboard_sender::outbox::{RowEnd, claim, forget_finished_claims, heartbeat, record_ends, recover_stale_claims};
 use switchboard_sender::send_log::{Attempt, ensure_partitions, record_attempt};
+use switchboard_sender::twilio::resource::MessageStatus;
 use switchboard_sender::{E164, WorkspaceId};
 use uuid::Uuid;
 
@@ -311,4 +313,56 @@ async fn claim_checks_probe_by_primary_key_after_the_queue_grows() {
     assert_eq!(due_index_reads, 0, "no claim check read the due-rows index");
     assert!(table_reads < 100, "no claim check scanned the table ({table_reads} rows read by scans)");
     assert!(probes >= 4, "the checks probed the primary key ({probes} scans)");
+}
+
+/// Status callbacks find their outbox rows by sid and key whatever the outbox held when their
+/// statements first ran (planned at every execution, like the claim checks above): the session
+/// asks for generic plans, a callback is applied with one row in the outbox, 20,000 sent rows are
+/// added, and the next callback's transaction must read no row by scanning the outbox. (Before,
+/// with the plans kept: two scans, 40,006 rows read for one callback.)
+#[tokio::test]
+async fn status_callbacks_find_outbox_rows_by_key_after_the_outbox_grows() {
+    let db = TestDb::fresh().await;
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&db.url).await.unwrap();
+    let (ws, campaign) = campaign_with(&pool, 1).await;
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("SET plan_cache_mode = force_generic_plan").execute(&mut *conn).await.unwrap();
+    sqlx::query("UPDATE outbox SET state = 'sent', sid = 'SM' || lpad(id::text, 32, '0')")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("ANALYZE outbox").execute(&mut *conn).await.unwrap();
+    let delivered =
+        |sid: String| StatusCallback { sid, status: MessageStatus::Delivered, error_code: None, raw_dlr_done: None };
+    let first: String = sqlx::query_scalar("SELECT sid FROM outbox").fetch_one(&mut *conn).await.unwrap();
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+    assert!(receive_status(&mut tx, ws, &delivered(first)).await.unwrap());
+    tx.commit().await.unwrap();
+
+    sqlx::query(
+        "INSERT INTO outbox (workspace_id, campaign_id, lead_id, to_phone, to_key, from_number, body, \
+                             window_start, window_end, state, sid) \
+         SELECT $1, $2, gen_random_uuid(), '+1212' || (2000000 + g)::text, 12122000000 + g, '+12015550101', 'Hi', \
+                '00:00', '24:00', 'sent', 'SM' || lpad((1000000 + g)::text, 32, '0') FROM generate_series(1, 20000) g",
+    )
+    .bind(ws)
+    .bind(campaign)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+    let later = delivered(format!("SM{:032}", 1_000_500));
+    assert!(receive_status(&mut tx, ws, &later).await.unwrap());
+    let (status, table_reads): (Option<String>, i64) = sqlx::query_as(
+        "SELECT (SELECT status FROM outbox WHERE workspace_id = $1 AND sid = $2), \
+                pg_stat_get_xact_tuples_returned('outbox'::regclass)",
+    )
+    .bind(ws)
+    .bind(&later.sid)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(status.as_deref(), Some("delivered"));
+    assert!(table_reads < 100, "the callback scanned the outbox ({table_reads} rows read by scans)");
 }
