@@ -86,6 +86,10 @@ fresh_db() {
   "$bin" migrate >/dev/null
   "$bin" seed --demo --simulator "http://127.0.0.1:$PORT" >/dev/null
   if [ -n "${AUTO_EXPLAIN_MS:-}" ]; then
+    if ! [[ "$AUTO_EXPLAIN_MS" =~ ^[0-9]+$ ]]; then
+      echo "AUTO_EXPLAIN_MS must be a whole number of milliseconds, not '$AUTO_EXPLAIN_MS'" >&2
+      exit 2
+    fi
     psql "$pg/postgres" -q -v ON_ERROR_STOP=1 \
       -c "ALTER DATABASE $db SET session_preload_libraries = 'auto_explain'" \
       -c "ALTER DATABASE $db SET auto_explain.log_min_duration = '${AUTO_EXPLAIN_MS}ms'" >/dev/null

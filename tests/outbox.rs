@@ -246,6 +246,26 @@ async fn a_claim_round_is_forgotten_once_all_its_rows_moved_on() {
     assert_eq!(rounds[0].iter().copied().collect::<HashSet<_>>(), requeued.iter().copied().collect());
 }
 
+/// Adds `n` rows in `state` to the campaign, from another number (+1 201 555 0101), to recipients
+/// +1 212 2xx xxxx; a `sent` row gets the sid `SM` + its 1-based position plus 1,000,000, padded
+/// to 32 digits.
+async fn add_rows(conn: &mut sqlx::PgConnection, ws: WorkspaceId, campaign: Uuid, state: &str, n: i32) {
+    sqlx::query(
+        "INSERT INTO outbox (workspace_id, campaign_id, lead_id, to_phone, to_key, from_number, body, \
+                             window_start, window_end, state, sid) \
+         SELECT $1, $2, gen_random_uuid(), '+1212' || (2000000 + g)::text, 12122000000 + g, '+12015550101', 'Hi', \
+                '00:00', '24:00', $3, CASE WHEN $3 = 'sent' THEN 'SM' || lpad((1000000 + g)::text, 32, '0') END \
+         FROM generate_series(1, $4) g",
+    )
+    .bind(ws)
+    .bind(campaign)
+    .bind(state)
+    .bind(n)
+    .execute(conn)
+    .await
+    .unwrap();
+}
+
 /// Statements that check listed rows' claims read them by primary key, whatever plan they kept
 /// from when the queue was small (`outbox::by_key`): a prepared statement keeps its generic plan,
 /// and one made while the due-rows index held a handful of rows read that whole index per probe
@@ -282,17 +302,7 @@ async fn claim_checks_probe_by_primary_key_after_the_queue_grows() {
     assert_eq!(forget_finished_claims(&mut conn, now - Duration::minutes(1)).await.unwrap(), 0);
     assert_eq!(recover_stale_claims(&mut conn, now - Duration::minutes(1)).await.unwrap(), 0);
 
-    sqlx::query(
-        "INSERT INTO outbox (workspace_id, campaign_id, lead_id, to_phone, to_key, from_number, body, \
-                             window_start, window_end) \
-         SELECT $1, $2, gen_random_uuid(), '+1212' || (2000000 + g)::text, 12122000000 + g, '+12015550101', 'Hi', \
-                '00:00', '24:00' FROM generate_series(1, 20000) g",
-    )
-    .bind(ws)
-    .bind(campaign)
-    .execute(&mut *conn)
-    .await
-    .unwrap();
+    add_rows(&mut conn, ws, campaign, "queued", 20_000).await;
 
     // "live" stays alive past the moment "dead" counts as dead from.
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -339,17 +349,7 @@ async fn status_callbacks_find_outbox_rows_by_key_after_the_outbox_grows() {
     assert!(receive_status(&mut tx, ws, &delivered(first)).await.unwrap());
     tx.commit().await.unwrap();
 
-    sqlx::query(
-        "INSERT INTO outbox (workspace_id, campaign_id, lead_id, to_phone, to_key, from_number, body, \
-                             window_start, window_end, state, sid) \
-         SELECT $1, $2, gen_random_uuid(), '+1212' || (2000000 + g)::text, 12122000000 + g, '+12015550101', 'Hi', \
-                '00:00', '24:00', 'sent', 'SM' || lpad((1000000 + g)::text, 32, '0') FROM generate_series(1, 20000) g",
-    )
-    .bind(ws)
-    .bind(campaign)
-    .execute(&mut *conn)
-    .await
-    .unwrap();
+    add_rows(&mut conn, ws, campaign, "sent", 20_000).await;
 
     let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
     let later = delivered(format!("SM{:032}", 1_000_500));
