@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The cooldown gate at scale, one command: builds the release driver (`send_log_bench`), which
-# makes its own scratch database, generates ROWS recipients' pair and recipient history in SQL
+# makes its own scratch database, generates ROWS recipients' pair history in SQL
 # (generate_series; 1% opted out, 0.5% undeliverable, DNC phones and ranges), then measures in
 # the same run: p50/p99 of a bare primary-key probe on pair_history (the floor), of
 # `send_log::cooldown` and of `send_verdict(...)` for one recipient; and one query screening
@@ -42,7 +42,7 @@ section="$(cat <<MD
 ## Cooldown gate
 
 Single-recipient probes and one bulk screening against $rows recipients' history (one
-pair-history and one recipient-history row each, send times spread over 120 days; 1% opted
+pair-history row each, send times spread over 120 days; 1% opted
 out, 0.5% undeliverable, 1,000 DNC phones and 100 DNC ranges), generated in SQL. Probes: $PROBES
 random recipients per kind on one connection, the first 10% discarded as warm-up. Screening:
 $SCREEN recipients in one statement, each form twice, alternating, all at one moment (the

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Send-log writes, one command: builds the release driver (`send_log_bench`, loadtests/src/bin/),
 # which makes its own scratch database, and measures rows/s of `send_log::record_attempts`
-# (batches of 1,000, "calling" rows + pair and recipient histories) against a binary COPY of the
+# (batches of 1,000, "calling" rows + the pair history) against a binary COPY of the
 # same rows into the same daily partitions, in the same run, with 1 and with 4 writers. Writes the
 # figures into the "Send-log writes" section of docs/benchmarks.md. Stops by itself; the scratch
 # database is dropped at the end.
@@ -37,9 +37,9 @@ section="$(cat <<MD
 ## Send-log writes
 
 Rows/s written by \`sender::send_log::record_attempts\` — the engine's "record, then call" step:
-a "calling" row in the day's partition plus the pair- and recipient-history upserts, one
-UNNEST statement per table, one transaction per batch of $BATCH — against a binary COPY of the
-same rows into the same partitioned \`send_log\` (one COPY and one commit per batch, same
+a "calling" row in the day's partition plus the pair-history upsert (a recipient's history is
+its pair rows since migration 0020), one UNNEST statement per table, one transaction per batch
+of $BATCH — against a binary COPY of the same rows into the same partitioned \`send_log\` (one COPY and one commit per batch, same
 writers), alternating, tables emptied before each round, best of $ROUNDS rounds. $ROWS rows over
 two daily partitions, recipients drawn from $RECIPIENTS.
 

@@ -372,8 +372,9 @@ async fn materialization_routes_sticks_and_skips() {
         .await
         .unwrap();
     sqlx::query(
-        "INSERT INTO recipient_history (workspace_id, their_number, last_sent_at, recent_sends) \
-                 VALUES ($1::uuid, '+13055550170', now() - interval '400 days', ARRAY[now() - interval '400 days'])",
+        "INSERT INTO pair_history (workspace_id, their_number, our_number, last_sent_at, recent_sends) \
+                 VALUES ($1::uuid, '+13055550170', '+19995550100', now() - interval '400 days', \
+                         ARRAY[now() - interval '400 days'])",
     )
     .bind(&ws)
     .execute(&app.pool)
@@ -450,10 +451,11 @@ async fn preview_counts_agree_with_send_verdict() {
     for sql in [
         "INSERT INTO opt_outs (workspace_id, phone, source) VALUES ($1::uuid, '+12125550181', 'manual')",
         "INSERT INTO dnc_entries (workspace_id, id, lo, hi) VALUES ($1::uuid, gen_random_uuid(), 12125550182, 12125550182)",
-        "INSERT INTO pair_history (workspace_id, their_number, our_number, last_sent_at) \
-         VALUES ($1::uuid, '+12125550183', '+12125550199', now() - interval '1 day')",
-        "INSERT INTO recipient_history (workspace_id, their_number, last_sent_at, recent_sends) \
-         VALUES ($1::uuid, '+12125550184', now() - interval '1 day', ARRAY[now() - interval '1 day'])",
+        "INSERT INTO pair_history (workspace_id, their_number, our_number, last_sent_at, recent_sends) \
+         VALUES ($1::uuid, '+12125550183', '+12125550199', now() - interval '1 day', ARRAY[now() - interval '1 day'])",
+        // Texted a day ago from a number outside the campaign's pool: the recipient cooldown.
+        "INSERT INTO pair_history (workspace_id, their_number, our_number, last_sent_at, recent_sends) \
+         VALUES ($1::uuid, '+12125550184', '+19995550100', now() - interval '1 day', ARRAY[now() - interval '1 day'])",
     ] {
         sqlx::query(sql).bind(&ws).execute(&app.pool).await.unwrap();
     }

@@ -1,6 +1,7 @@
 //! The partitioned send log against real PostgreSQL: partitions made ahead and idempotently,
 //! rows routed to their day, old days detached and archived as gzip CSV, and cooldowns answered
-//! from the pair and recipient histories (invariant 4's data).
+//! from the pair history, where a recipient's history is its pair rows (invariant 4's data;
+//! migration 0020 folded the recipient table into them).
 
 mod common;
 
@@ -127,19 +128,34 @@ async fn invariant_4_windows_pair_and_recipient_cooldowns_and_florida_limits() {
     assert!(cooldown(&mut conn, ws, &to, &from, policy, sent + Duration::days(89)).await.unwrap().is_some());
     assert_eq!(cooldown(&mut conn, ws, &to, &from, policy, sent + Duration::days(91)).await.unwrap(), None);
 
-    // Florida: no cooldown days, but at most 3 per 24 h.
+    // Florida: no cooldown days, but at most 3 per 24 h, counted over all our numbers: the
+    // sends alternate between two, so no pair row alone holds three.
     let fl = RetextPolicy { recipient_days: 0, pair_days: 0, ..policy }.for_state(Some("FL"));
     let miami = E164::parse("+13055550100").unwrap();
     let t0 = at("2026-07-01T13:00:00Z");
-    for h in 0..3 {
+    for (h, number) in [(0, ours), (1, other), (2, ours)] {
         assert_eq!(cooldown(&mut conn, ws, &miami, &from, fl, t0 + Duration::hours(h)).await.unwrap(), None);
         let mut tx = pool.begin().await.unwrap();
-        record_attempt(&mut tx, ws, &attempt(t0 + Duration::hours(h), "+13055550100", ours)).await.unwrap();
+        record_attempt(&mut tx, ws, &attempt(t0 + Duration::hours(h), "+13055550100", number)).await.unwrap();
         tx.commit().await.unwrap();
     }
-    let c = cooldown(&mut conn, ws, &miami, &from, fl, t0 + Duration::hours(5)).await.unwrap();
-    assert_eq!(c, Some(Cooldown::DailyLimit { until: t0 + Duration::hours(24) }));
+    for number in [&from, &from2] {
+        let c = cooldown(&mut conn, ws, &miami, number, fl, t0 + Duration::hours(5)).await.unwrap();
+        assert_eq!(c, Some(Cooldown::DailyLimit { until: t0 + Duration::hours(24) }));
+    }
     assert_eq!(cooldown(&mut conn, ws, &miami, &from, fl, t0 + Duration::hours(24)).await.unwrap(), None);
+    // The claim's gate counts the same way.
+    let gate: Option<String> = sqlx::query_scalar(
+        "SELECT verdict FROM judge_send($1, '+13055550100', 13055550100, $2, 0::smallint, 'America/New_York', \
+                127::smallint, '00:00', '23:59', 3::smallint, 0, 0, $3)",
+    )
+    .bind(ws)
+    .bind(other)
+    .bind(t0 + Duration::hours(5))
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(gate.as_deref(), Some("daily_limit"));
     let texas = fl.for_state(Some("TX"));
     assert_eq!(texas.max_per_24h, Some(3), "for_state only adds limits");
 }
@@ -209,6 +225,28 @@ async fn a_batch_folds_repeated_pairs_and_recipients_and_results_land_by_key() {
         [at("2026-11-22T08:00:00Z"), at("2026-11-21T12:00:00Z"), at("2026-11-21T11:00:00Z")],
         "the three newest of the five sends, newest first"
     );
+    let pair_recent = |their: &'static str, our: &'static str| {
+        sqlx::query_scalar::<_, Vec<DateTime<Utc>>>(
+            "SELECT recent_sends FROM pair_history WHERE workspace_id = $1 AND their_number = $2 AND our_number = $3",
+        )
+        .bind(ws)
+        .bind(their)
+        .bind(our)
+        .fetch_one(&pool)
+    };
+    assert_eq!(
+        pair_recent(them, ours).await.unwrap(),
+        [at("2026-11-21T12:00:00Z"), at("2026-11-21T11:00:00Z"), at("2026-11-21T10:00:00Z")],
+        "the pair keeps its own three newest"
+    );
+    // A send recorded late, older than what the pair holds, is merged in order.
+    let mut tx = pool.begin().await.unwrap();
+    record_attempt(&mut tx, ws, &attempt(at("2026-11-21T11:30:00Z"), them, ours)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        pair_recent(them, ours).await.unwrap(),
+        [at("2026-11-21T12:00:00Z"), at("2026-11-21T11:30:00Z"), at("2026-11-21T11:00:00Z")]
+    );
     let (other_sends, other_recent): (i32, Vec<DateTime<Utc>>) = sqlx::query_as(
         "SELECT p.sends, r.recent_sends FROM pair_history p JOIN recipient_history r USING (workspace_id, their_number) \
          WHERE p.workspace_id = $1",
@@ -250,5 +288,82 @@ async fn a_batch_folds_repeated_pairs_and_recipients_and_results_land_by_key() {
     assert_eq!(state_of(batch[3].1.id).1, "failed");
     assert_eq!(state_of(batch[3].1.id).4, Some(21610));
     assert_eq!(state_of(batch[4].1.id).1, "unknown");
-    assert_eq!(states.iter().filter(|s| s.1 == "calling").count(), 4, "the rest still calling");
+    assert_eq!(states.iter().filter(|s| s.1 == "calling").count(), 5, "the rest (and the late send) still calling");
+}
+
+/// Migration 0020 folds the recipient table into the pair rows: each pair gets its own last
+/// day's sends from the send log (every attempt, failed ones too, as the recipient table counted
+/// them), newest first and at most three; a pair with none keeps its last send.
+#[tokio::test]
+async fn the_one_table_migration_keeps_each_pairs_last_day_of_sends() {
+    let db = TestDb::empty().await;
+    let pool = db.pool().await;
+    switchboard_server::db::MIGRATOR.run_to(19, &pool).await.unwrap();
+    let ws = workspace(&pool).await;
+    let now = Utc::now();
+    let mut conn = pool.acquire().await.unwrap();
+    ensure_partitions(&mut conn, (now - Duration::days(2)).date_naive(), 4).await.unwrap();
+    let (them, ours, other) = ("+14155550123", "+12015550100", "+12015550101");
+    let hours_ago = |h: i64| now - Duration::hours(h);
+    for (h, from, state) in [
+        (1, ours, "accepted"),
+        (2, ours, "failed"),
+        (3, ours, "accepted"),
+        (4, ours, "accepted"),
+        (5, other, "accepted"),
+        (30, other, "accepted"),
+    ] {
+        sqlx::query(
+            "INSERT INTO send_log (workspace_id, attempted_at, id, to_phone, from_number, state) \
+             VALUES ($1, $2, gen_random_uuid(), $3, $4, $5)",
+        )
+        .bind(ws)
+        .bind(hours_ago(h))
+        .bind(them)
+        .bind(from)
+        .bind(state)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    for (their, our, last) in
+        [(them, ours, hours_ago(1)), (them, other, hours_ago(5)), ("+14155550999", ours, hours_ago(400))]
+    {
+        sqlx::query(
+            "INSERT INTO pair_history (workspace_id, their_number, our_number, last_sent_at, sends) VALUES ($1, $2, $3, $4, 1)",
+        )
+        .bind(ws)
+        .bind(their)
+        .bind(our)
+        .bind(last)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    switchboard_server::db::migrate(&pool).await.unwrap();
+    let recent: Vec<(String, String, Vec<DateTime<Utc>>)> =
+        sqlx::query_as("SELECT their_number, our_number, recent_sends FROM pair_history ORDER BY 1, 2")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    // Microseconds: what PostgreSQL keeps of a timestamp.
+    let micros = |t: DateTime<Utc>| DateTime::<Utc>::from_timestamp_micros(t.timestamp_micros()).unwrap();
+    assert_eq!(
+        recent,
+        [
+            (them.into(), ours.into(), vec![micros(hours_ago(1)), micros(hours_ago(2)), micros(hours_ago(3))]),
+            (them.into(), other.into(), vec![micros(hours_ago(5))]),
+            ("+14155550999".into(), ours.into(), vec![micros(hours_ago(400))]),
+        ]
+    );
+    let recipient: (DateTime<Utc>, Vec<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT last_sent_at, recent_sends FROM recipient_history WHERE workspace_id = $1 AND their_number = $2",
+    )
+    .bind(ws)
+    .bind(them)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(recipient.0, micros(hours_ago(1)), "the view answers as the table did");
+    assert_eq!(recipient.1.len(), 3);
 }

@@ -1,7 +1,8 @@
 //! The gate's equivalences, each over every combination of suppression, history, step, daily
 //! limit and window the gate distinguishes — the claim and the preview depend on them
-//! (docs/engine.md): `send_verdict` (migration 0008) against 0007's original, installed beside it
-//! under another name; and `screen_sends` (0015, the preview's set-based screening) against
+//! (docs/engine.md): `send_verdict` (today's `judge_send`, migration 0020) against 0007's
+//! original, installed beside it under another name and reading the recipient history through
+//! the `recipient_history` view of the pair rows; and `screen_sends` (0015, the preview's set-based screening) against
 //! `judge_send` (0011, the claim's gate), message by message.
 
 mod common;
@@ -26,14 +27,23 @@ async fn suppressions_and_history(pool: &PgPool) {
              ('00000000-0000-0000-0000-00000000000a', '+14155550103', 'invalid'),
              ('00000000-0000-0000-0000-00000000000a', '+14155550104', 'landline'),
              ('00000000-0000-0000-0000-00000000000a', '+14155550100', 'invalid');
-         INSERT INTO pair_history (workspace_id, their_number, our_number, last_sent_at) VALUES
-             ('00000000-0000-0000-0000-00000000000a', '+14155550105', '+12015550100', '2026-06-01T12:00:00Z'),
-             ('00000000-0000-0000-0000-00000000000a', '+14155550106', '+12015550100', '2026-03-01T12:00:00Z');
-         INSERT INTO recipient_history (workspace_id, their_number, last_sent_at, recent_sends) VALUES
-             ('00000000-0000-0000-0000-00000000000a', '+14155550105', '2026-06-01T12:00:00Z', ARRAY['2026-06-01T12:00:00Z'::timestamptz]),
-             ('00000000-0000-0000-0000-00000000000a', '+14155550106', '2026-06-09T12:00:00Z',
+         -- History is pair rows; a recipient's is the union of its pairs (the recipient_history
+         -- view, which 0007's original reads). +12015550109 is a number the cases never send
+         -- from: its rows are the recipient's history with another number.
+         INSERT INTO pair_history (workspace_id, their_number, our_number, last_sent_at, recent_sends) VALUES
+             ('00000000-0000-0000-0000-00000000000a', '+14155550105', '+12015550100', '2026-06-01T12:00:00Z',
+              ARRAY['2026-06-01T12:00:00Z'::timestamptz]),
+             ('00000000-0000-0000-0000-00000000000a', '+14155550106', '+12015550100', '2026-03-01T12:00:00Z',
+              ARRAY['2026-03-01T12:00:00Z'::timestamptz]),
+             ('00000000-0000-0000-0000-00000000000a', '+14155550106', '+12015550109', '2026-06-09T12:00:00Z',
               ARRAY['2026-06-09T12:00:00Z', '2026-06-09T08:00:00Z', '2026-06-08T20:00:00Z']::timestamptz[]),
-             ('00000000-0000-0000-0000-00000000000a', '+14155550107', '2026-04-01T12:00:00Z', ARRAY['2026-04-01T12:00:00Z'::timestamptz]);",
+             ('00000000-0000-0000-0000-00000000000a', '+14155550107', '+12015550109', '2026-04-01T12:00:00Z',
+              ARRAY['2026-04-01T12:00:00Z'::timestamptz]),
+             -- Three sends inside 24 hours split over two pairs.
+             ('00000000-0000-0000-0000-00000000000a', '+14155550108', '+12015550101', '2026-06-09T10:00:00Z',
+              ARRAY['2026-06-09T10:00:00Z', '2026-06-09T06:00:00Z']::timestamptz[]),
+             ('00000000-0000-0000-0000-00000000000a', '+14155550108', '+12015550109', '2026-06-09T09:00:00Z',
+              ARRAY['2026-06-09T09:00:00Z'::timestamptz]);",
     )
     .execute(pool)
     .await
@@ -67,7 +77,7 @@ async fn send_verdict_answers_exactly_as_0007_did() {
              unnest(ARRAY['2026-06-09T16:00:00Z', '2026-06-10T03:00:00Z', '2026-09-01T16:00:00Z']::timestamptz[]) at \
     ) cases";
     let (differ, kinds, seen): (i64, i64, String) = sqlx::query_as(compare).fetch_one(&pool).await.unwrap();
-    assert_eq!(differ, 0, "0008's send_verdict answers like 0007's");
+    assert_eq!(differ, 0, "send_verdict answers like 0007's");
     assert_eq!(seen, EVERY_REASON, "every reason is exercised");
     assert_eq!(kinds, 9);
 }

@@ -117,9 +117,10 @@ macro_rules! claim_sql {
        WHEN due.verdict = 'outside_hours' THEN \
          coalesce(window_next_open($3, o.time_zone, o.window_days, o.window_start, o.window_end), $3 + interval '1 day') \
        WHEN due.verdict = 'daily_limit' THEN \
-         coalesce((SELECT min(t) + interval '24 hours' FROM recipient_history r, unnest(r.recent_sends) t \
-                   WHERE r.workspace_id = o.workspace_id AND r.their_number = o.to_phone \
-                     AND t > $3 - interval '24 hours'), $3 + interval '1 hour') \
+         coalesce((SELECT t + interval '24 hours' FROM pair_history p, unnest(p.recent_sends) t \
+                   WHERE p.workspace_id = o.workspace_id AND p.their_number = o.to_phone \
+                     AND t > $3 - interval '24 hours' \
+                   ORDER BY t DESC OFFSET greatest(o.max_per_24h - 1, 0) LIMIT 1), $3 + interval '1 hour') \
        ELSE o.not_before END, \
      claimed_at = CASE WHEN due.verdict IS NULL THEN $3 ELSE o.claimed_at END, \
      claimed_by = CASE WHEN due.verdict IS NULL THEN $1 ELSE o.claimed_by END, \

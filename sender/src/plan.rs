@@ -135,7 +135,8 @@ pub struct Plan {
 pub struct History {
     /// Phone → our number already talking to it (a conversation first, else the latest outbox row).
     pub sticky: HashMap<String, String>,
-    /// Phones we have texted before (a `recipient_history` row): no opt-out language for them.
+    /// Phones we have texted before (a `pair_history` row from any of our numbers): no opt-out
+    /// language for them.
     pub texted: HashSet<String>,
 }
 
@@ -162,7 +163,7 @@ impl History {
         .fetch_all(&mut *conn)
         .await?;
         let texted: Vec<String> = sqlx::query_scalar(
-            "SELECT their_number FROM recipient_history WHERE workspace_id = $1 AND their_number = ANY($2)",
+            "SELECT DISTINCT their_number FROM pair_history WHERE workspace_id = $1 AND their_number = ANY($2)",
         )
         .bind(ws)
         .bind(phones)

@@ -1,15 +1,16 @@
-//! The partitioned send log and the histories cooldowns read.
+//! The partitioned send log and the pair history cooldowns read (a recipient's history is its
+//! pair rows: migration 0020).
 //!
 //! - Partitions: one per UTC day, created ahead by [`ensure_partitions`] (idempotent, serialized
 //!   across instances by an advisory lock); [`detach_before`] detaches old days and
 //!   [`archive_partition`] writes one gzip-compressed CSV per day and drops it.
 //! - Writes: [`record_attempts`] inserts a batch of "calling" rows before the carrier calls
 //!   (invariant 2: a crash leaves them "calling", read as unknown, never resent) and advances the
-//!   pair and recipient histories in the same transaction, one round trip per table;
+//!   pair history in the same transaction, one round trip per table;
 //!   [`record_results`] applies the carrier's answers in one UPDATE. [`record_attempt`] is a
 //!   batch of one.
-//! - Reads: [`cooldown`] answers "may we text this pair now?" with two primary-key probes
-//!   (invariant 4), never a scan of the log.
+//! - Reads: [`cooldown`] answers "may we text this pair now?" with one range scan of the
+//!   recipient's pair rows (invariant 4), never a scan of the log.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -116,24 +117,24 @@ pub struct Attempt {
     pub segments: i16,
 }
 
-/// Writes the "calling" row and advances the pair and recipient histories, in the caller's
-/// transaction, before the carrier is called. A batch of one: see [`record_attempts`].
+/// Writes the "calling" row and advances the pair history, in the caller's transaction, before
+/// the carrier is called. A batch of one: see [`record_attempts`].
 pub async fn record_attempt(tx: &mut PgConnection, workspace: WorkspaceId, a: &Attempt) -> sqlx::Result<()> {
     record_attempts(tx, &[(workspace, a.clone())]).await
 }
 
 /// Writes a batch of attempts (any workspaces) in the caller's transaction: the "calling"
-/// send-log rows, then the pair and recipient histories, one round trip per table (UNNEST over
-/// arrays). A pair or recipient that appears several times in the batch is folded first — an
-/// upsert cannot touch one row twice — and the folded keys go in sorted order, so concurrent
-/// batches lock shared history rows in the same order (no deadlocks between writers).
+/// send-log rows, then the pair history, one round trip per table (UNNEST over arrays). There is
+/// no per-recipient table to write: a recipient's history is its pair rows (migration 0020). A
+/// pair that appears several times in the batch is folded first — an upsert cannot touch one row
+/// twice — and the folded keys go in sorted order, so concurrent batches lock shared history rows
+/// in the same order (no deadlocks between writers).
 pub async fn record_attempts(tx: &mut PgConnection, attempts: &[(WorkspaceId, Attempt)]) -> sqlx::Result<()> {
     if attempts.is_empty() {
         return Ok(());
     }
     insert_calling_rows(tx, attempts).await?;
-    upsert_pair_history(tx, attempts).await?;
-    upsert_recipient_history(tx, attempts).await
+    upsert_pair_history(tx, attempts).await
 }
 
 async fn insert_calling_rows(tx: &mut PgConnection, attempts: &[(WorkspaceId, Attempt)]) -> sqlx::Result<()> {
@@ -177,45 +178,6 @@ async fn insert_calling_rows(tx: &mut PgConnection, attempts: &[(WorkspaceId, At
     Ok(())
 }
 
-/// One row per (workspace, their number, our number): the latest send and how many.
-async fn upsert_pair_history(tx: &mut PgConnection, attempts: &[(WorkspaceId, Attempt)]) -> sqlx::Result<()> {
-    let mut pairs: BTreeMap<(Uuid, &str, &str), (DateTime<Utc>, i32)> = BTreeMap::new();
-    for (w, a) in attempts {
-        pairs
-            .entry((w.0, a.to.as_str(), a.from.as_str()))
-            .and_modify(|(last, sends)| {
-                *last = (*last).max(a.at);
-                *sends += 1;
-            })
-            .or_insert((a.at, 1));
-    }
-    let n = pairs.len();
-    let (mut ws, mut theirs, mut ours) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut last, mut sends) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    for ((w, their, our), (at, count)) in pairs {
-        ws.push(w);
-        theirs.push(their);
-        ours.push(our);
-        last.push(at);
-        sends.push(count);
-    }
-    sqlx::query(
-        "INSERT INTO pair_history (workspace_id, their_number, our_number, last_sent_at, sends) \
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::int[]) \
-         ON CONFLICT (workspace_id, their_number, our_number) DO UPDATE SET \
-           last_sent_at = GREATEST(pair_history.last_sent_at, EXCLUDED.last_sent_at), \
-           sends = pair_history.sends + EXCLUDED.sends",
-    )
-    .bind(&ws)
-    .bind(&theirs)
-    .bind(&ours)
-    .bind(&last)
-    .bind(&sends)
-    .execute(tx)
-    .await?;
-    Ok(())
-}
-
 /// The three most recent send times, newest first.
 type Recent = [Option<DateTime<Utc>>; 3];
 
@@ -228,38 +190,51 @@ fn keep_recent(recent: &mut Recent, at: DateTime<Utc>) {
     }
 }
 
-/// One row per (workspace, their number): the latest send and the three most recent ones,
-/// merged with what the row already holds.
-async fn upsert_recipient_history(tx: &mut PgConnection, attempts: &[(WorkspaceId, Attempt)]) -> sqlx::Result<()> {
-    let mut recipients: BTreeMap<(Uuid, &str), Recent> = BTreeMap::new();
+/// One row per (workspace, their number, our number): the latest send, how many, and the three
+/// most recent, merged with what the row already holds.
+async fn upsert_pair_history(tx: &mut PgConnection, attempts: &[(WorkspaceId, Attempt)]) -> sqlx::Result<()> {
+    let mut pairs: BTreeMap<(Uuid, &str, &str), (Recent, i32)> = BTreeMap::new();
     for (w, a) in attempts {
-        keep_recent(recipients.entry((w.0, a.to.as_str())).or_default(), a.at);
+        let (recent, sends) = pairs.entry((w.0, a.to.as_str(), a.from.as_str())).or_default();
+        keep_recent(recent, a.at);
+        *sends += 1;
     }
-    let n = recipients.len();
-    let (mut ws, mut theirs) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let n = pairs.len();
+    let (mut ws, mut theirs, mut ours) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     let (mut t1, mut t2, mut t3) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    for ((w, their), [a, b, c]) in recipients {
+    let mut sends = Vec::with_capacity(n);
+    for ((w, their, our), ([a, b, c], count)) in pairs {
         ws.push(w);
         theirs.push(their);
-        t1.push(a.expect("every recipient has a send"));
+        ours.push(our);
+        t1.push(a.expect("every pair has a send"));
         t2.push(b);
         t3.push(c);
+        sends.push(count);
     }
+    // The batch's sends are normally newer than the row's: then the merge is a concatenation.
+    // Otherwise (a clock step back, a batch recorded late) the six are sorted.
     sqlx::query(
-        "INSERT INTO recipient_history (workspace_id, their_number, last_sent_at, recent_sends) \
-         SELECT ws, their, t1, array_remove(ARRAY[t1, t2, t3], NULL) \
-         FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[]) \
-              AS r(ws, their, t1, t2, t3) \
-         ON CONFLICT (workspace_id, their_number) DO UPDATE SET \
-           last_sent_at = GREATEST(recipient_history.last_sent_at, EXCLUDED.last_sent_at), \
-           recent_sends = (SELECT array_agg(t ORDER BY t DESC) FROM (SELECT t FROM unnest(recipient_history.recent_sends \
-                           || EXCLUDED.recent_sends) t ORDER BY t DESC LIMIT 3) last3)",
+        "INSERT INTO pair_history (workspace_id, their_number, our_number, last_sent_at, sends, recent_sends) \
+         SELECT ws, their, our, t1, sends, array_remove(ARRAY[t1, t2, t3], NULL) \
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[], \
+                     $7::int[]) AS p(ws, their, our, t1, t2, t3, sends) \
+         ON CONFLICT (workspace_id, their_number, our_number) DO UPDATE SET \
+           last_sent_at = GREATEST(pair_history.last_sent_at, EXCLUDED.last_sent_at), \
+           sends = pair_history.sends + EXCLUDED.sends, \
+           recent_sends = CASE \
+             WHEN EXCLUDED.recent_sends[cardinality(EXCLUDED.recent_sends)] >= pair_history.recent_sends[1] \
+               THEN (EXCLUDED.recent_sends || pair_history.recent_sends)[1:3] \
+             ELSE (SELECT array_agg(t ORDER BY t DESC) FROM (SELECT t FROM unnest(pair_history.recent_sends \
+                   || EXCLUDED.recent_sends) t ORDER BY t DESC LIMIT 3) last3) END",
     )
     .bind(&ws)
     .bind(&theirs)
+    .bind(&ours)
     .bind(&t1)
     .bind(&t2)
     .bind(&t3)
+    .bind(&sends)
     .execute(tx)
     .await?;
     Ok(())
@@ -343,7 +318,9 @@ pub enum Cooldown {
     DailyLimit { until: DateTime<Utc> },
 }
 
-/// Whether `to` may be texted from `from` at `now` under `policy`: two primary-key probes.
+/// Whether `to` may be texted from `from` at `now` under `policy`: one range scan of the
+/// recipient's pair rows (the pair's own row, and every pair for the recipient cooldown and the
+/// 24-hour count).
 pub async fn cooldown(
     conn: &mut PgConnection,
     workspace: WorkspaceId,
@@ -352,29 +329,33 @@ pub async fn cooldown(
     policy: RetextPolicy,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<Cooldown>> {
-    type Histories = (Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<Vec<DateTime<Utc>>>);
-    let (pair_last, recipient_last, recent): Histories =
-        sqlx::query_as(
-            "SELECT (SELECT last_sent_at FROM pair_history WHERE workspace_id = $1 AND their_number = $2 AND our_number = $3), \
-                    r.last_sent_at, r.recent_sends \
-             FROM (SELECT 1) one LEFT JOIN recipient_history r ON r.workspace_id = $1 AND r.their_number = $2",
-        )
-        .bind(workspace)
-        .bind(to.as_str())
-        .bind(from.as_str())
-        .fetch_one(conn)
-        .await?;
+    let pairs: Vec<(String, DateTime<Utc>, Vec<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT our_number, last_sent_at, recent_sends FROM pair_history WHERE workspace_id = $1 AND their_number = $2",
+    )
+    .bind(workspace)
+    .bind(to.as_str())
+    .fetch_all(conn)
+    .await?;
+    let pair_last = pairs.iter().find(|(our, _, _)| our == from.as_str()).map(|(_, last, _)| *last);
     if let Some(last) = pair_last.filter(|t| *t + Duration::days(policy.pair_days) > now) {
         return Ok(Some(Cooldown::Pair { until: last + Duration::days(policy.pair_days) }));
     }
+    let recipient_last = pairs.iter().map(|(_, last, _)| *last).max();
     if let Some(last) = recipient_last.filter(|t| *t + Duration::days(policy.recipient_days) > now) {
         return Ok(Some(Cooldown::Recipient { until: last + Duration::days(policy.recipient_days) }));
     }
-    if let (Some(max), Some(recent)) = (policy.max_per_24h, recent) {
-        let in_window: Vec<_> = recent.iter().filter(|t| **t + Duration::hours(24) > now).collect();
+    if let Some(max) = policy.max_per_24h {
+        let mut in_window: Vec<DateTime<Utc>> = pairs
+            .iter()
+            .flat_map(|(_, _, recent)| recent)
+            .copied()
+            .filter(|t| *t + Duration::hours(24) > now)
+            .collect();
         if in_window.len() >= max {
-            let oldest = in_window.iter().min().copied().copied().unwrap_or(now);
-            return Ok(Some(Cooldown::DailyLimit { until: oldest + Duration::hours(24) }));
+            // Newest first: once the max-th newest send is 24 hours old, fewer than max remain.
+            in_window.sort_unstable_by(|a, b| b.cmp(a));
+            let until = in_window.get(max.saturating_sub(1)).copied().unwrap_or(now) + Duration::hours(24);
+            return Ok(Some(Cooldown::DailyLimit { until }));
         }
     }
     Ok(None)

@@ -2,6 +2,7 @@
 //!
 //! - [`TestDb::fresh`]: a new PostgreSQL database per test, cloned from a migrated template
 //!   (made once per migration set, guarded by an advisory lock so parallel test processes agree).
+//!   [`TestDb::empty`]: one with no schema, for tests that migrate step by step.
 //! - [`TestApp::spawn`]: the full app (`App::build`, the same code `switchboard serve` runs) on an
 //!   ephemeral port against a fresh database.
 //! - [`TestApp::spawn_pair`]: two instances sharing one database and one Redis.
@@ -55,6 +56,19 @@ impl TestDb {
             .execute(&mut admin)
             .await
             .expect("create test database from template");
+        let url = format!("{}/{name}", pg_base_url());
+        Self { name, url }
+    }
+
+    /// A database with no schema at all: a data migration's test applies the migrations before
+    /// it (`db::MIGRATOR.run_to`), writes the old shape, then runs the rest.
+    pub async fn empty() -> Self {
+        let name = format!("sb_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = admin_conn().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut admin)
+            .await
+            .expect("create empty test database");
         let url = format!("{}/{name}", pg_base_url());
         Self { name, url }
     }

@@ -212,11 +212,11 @@ impl NextSteps {
 ///
 /// "Texted them last" is the most recent attempt to the phone that the carrier may have
 /// received: its send-log row is committed before the carrier call, so it is there however fast
-/// the reply comes, and a `failed` one (refused, or never called) is passed over. The recipient
-/// history keeps the times of their three most recent attempts, and each is found in the send
-/// log by its primary key's prefix (workspace, attempted_at), in that day's partition only: a
-/// primary-key probe and at most three more, never a scan of the log. A reply after three
-/// failed attempts in a row counts for no campaign.
+/// the reply comes, and a `failed` one (refused, or never called) is passed over. Each of the
+/// recipient's pair rows keeps the times of its three most recent attempts, and each is found in
+/// the send log by its primary key's prefix (workspace, attempted_at), in that day's partition
+/// only: one range scan of the pair key and a few probes, never a scan of the log. A reply after
+/// only failed recent attempts counts for no campaign.
 pub async fn on_reply(tx: &mut PgConnection, workspace: WorkspaceId, phone: &str, opted_out: bool) -> sqlx::Result<()> {
     let canceled: Vec<Uuid> = sqlx::query_scalar(
         "UPDATE outbox SET state = 'canceled', skip_reason = 'replied', updated_at = now() \
@@ -232,12 +232,13 @@ pub async fn on_reply(tx: &mut PgConnection, workspace: WorkspaceId, phone: &str
     .await?;
     let mut adds: Vec<(Uuid, &str, i64)> = canceled.into_iter().map(|c| (c, metric::CANCELED, 1)).collect();
     let last: Option<Option<Uuid>> = sqlx::query_scalar(
-        "SELECT s.campaign_id FROM recipient_history r \
-         CROSS JOIN LATERAL unnest(r.recent_sends) AS t(at) \
+        "SELECT s.campaign_id FROM pair_history p \
+         CROSS JOIN LATERAL unnest(p.recent_sends) AS t(at) \
          CROSS JOIN LATERAL (SELECT s.campaign_id FROM send_log s \
-                             WHERE s.workspace_id = r.workspace_id AND s.attempted_at = t.at \
-                               AND s.to_phone = r.their_number AND s.state <> 'failed' LIMIT 1) s \
-         WHERE r.workspace_id = $1 AND r.their_number = $2 \
+                             WHERE s.workspace_id = p.workspace_id AND s.attempted_at = t.at \
+                               AND s.to_phone = p.their_number AND s.from_number = p.our_number \
+                               AND s.state <> 'failed' LIMIT 1) s \
+         WHERE p.workspace_id = $1 AND p.their_number = $2 \
          ORDER BY t.at DESC LIMIT 1",
     )
     .bind(workspace)

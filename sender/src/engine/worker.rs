@@ -304,7 +304,7 @@ async fn pause(stop: &watch::Receiver<bool>, d: Duration) {
 }
 
 /// Takes the day's quota, claims, records each claimed row's attempt (its "calling" send-log row
-/// and the pair and recipient histories) and gives back what the claim did not use, in one
+/// and the pair history) and gives back what the claim did not use, in one
 /// transaction: a claimed row is always a recorded one, so crash recovery reads every claimed
 /// row of a dead worker as possibly sent (invariant 2), and there is no moment at which a claim
 /// exists without its record. The transaction commits synchronously once it recorded anything:

@@ -1,4 +1,5 @@
-//! The cooldown gate at scale: `rows` recipients with one pair each (so 2 × rows history rows),
+//! The cooldown gate at scale: `rows` recipients with one pair-history row each (a recipient's
+//! history is its pair rows, migration 0020),
 //! 1% opted out, 0.5% undeliverable, 1,000 DNC phones and 100 DNC ranges, generated in SQL with
 //! generate_series. Then, in the same run: latency of a bare primary-key probe on
 //! `pair_history` (the floor), of `sender::send_log::cooldown` and of `send_verdict(...)` for one
@@ -20,7 +21,7 @@ use switchboard_sender::{E164, WorkspaceId};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Recipients (each with one pair-history and one recipient-history row).
+    /// Recipients (each with one pair-history row).
     #[arg(long, default_value_t = 10_000_000)]
     rows: i64,
     /// Single-recipient probes per kind.
@@ -59,12 +60,9 @@ async fn generate(pool: &PgPool, ws: WorkspaceId, rows: i64) -> anyhow::Result<(
         sqlx::query("SET synchronous_commit = off").execute(&mut *conn).await?;
         for sql in [
             format!(
-                "INSERT INTO pair_history (workspace_id, their_number, our_number, last_sent_at, sends) \
-                 SELECT $1, {THEIR_SQL}, {OURS_SQL}, {LAST_SQL}, 1 FROM generate_series($2::bigint, $3::bigint) i"
-            ),
-            format!(
-                "INSERT INTO recipient_history (workspace_id, their_number, last_sent_at, recent_sends) \
-                 SELECT $1, {THEIR_SQL}, {LAST_SQL}, ARRAY[{LAST_SQL}] FROM generate_series($2::bigint, $3::bigint) i"
+                "INSERT INTO pair_history (workspace_id, their_number, our_number, last_sent_at, sends, recent_sends) \
+                 SELECT $1, {THEIR_SQL}, {OURS_SQL}, {LAST_SQL}, 1, ARRAY[{LAST_SQL}] \
+                 FROM generate_series($2::bigint, $3::bigint) i"
             ),
             format!(
                 "INSERT INTO opt_outs (workspace_id, phone, source) \
@@ -98,11 +96,7 @@ async fn generate(pool: &PgPool, ws: WorkspaceId, rows: i64) -> anyhow::Result<(
 }
 
 async fn size(pool: &PgPool) -> anyhow::Result<String> {
-    Ok(sqlx::query_scalar(
-        "SELECT pg_size_pretty(pg_total_relation_size('pair_history') + pg_total_relation_size('recipient_history'))",
-    )
-    .fetch_one(pool)
-    .await?)
+    Ok(sqlx::query_scalar("SELECT pg_size_pretty(pg_total_relation_size('pair_history'))").fetch_one(pool).await?)
 }
 
 /// The bench workspace of an earlier run kept in this database, with `rows` recipients' history.
@@ -112,7 +106,7 @@ async fn generated_before(pool: &PgPool, rows: i64) -> anyhow::Result<Option<Wor
     else {
         return Ok(None);
     };
-    let had: i64 = sqlx::query_scalar("SELECT count(*) FROM recipient_history WHERE workspace_id = $1")
+    let had: i64 = sqlx::query_scalar("SELECT count(*) FROM pair_history WHERE workspace_id = $1")
         .bind(ws)
         .fetch_one(pool)
         .await?;

@@ -1,5 +1,5 @@
 //! Send-log write throughput: `record_attempts` (the engine's path: "calling" rows plus the pair
-//! and recipient histories, one transaction per batch) against a binary COPY of the same rows
+//! history, one transaction per batch) against a binary COPY of the same rows
 //! into the same partitioned `send_log` (one COPY and one commit per batch, the same batch size
 //! and writers), alternating, with the tables emptied before each round.
 
@@ -85,7 +85,7 @@ pub async fn run(pool: &PgPool, args: &Args) -> anyhow::Result<()> {
     let (mut best_batch, mut best_copy) = (0f64, 0f64);
     for round in 1..=args.rounds {
         for method in ["record_attempts", "copy"] {
-            sqlx::query("TRUNCATE send_log, pair_history, recipient_history").execute(pool).await?;
+            sqlx::query("TRUNCATE send_log, pair_history").execute(pool).await?;
             sqlx::query("CHECKPOINT").execute(pool).await?;
             let t = Instant::now();
             let mut tasks = Vec::new();
