@@ -20,21 +20,6 @@ ALTER TABLE pair_history ALTER COLUMN recent_sends SET NOT NULL;
 
 DROP TABLE recipient_history;
 
--- No foreign key from the history to `workspaces`: its check ran for every row of every send
--- (a lookup and a KEY SHARE lock on the one workspace row every writer shares), a third of the
--- pair upsert's time (docs/benchmarks.md, "Send-log writes"). Like the send log, which has no
--- foreign key either, the history is written only for outbox rows, whose workspace exists. A
--- deleted workspace's history goes with it by this trigger instead of ON DELETE CASCADE.
-ALTER TABLE pair_history DROP CONSTRAINT pair_history_workspace_id_fkey;
-CREATE FUNCTION forget_workspace_history() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM pair_history WHERE workspace_id = OLD.id;
-    RETURN OLD;
-END
-$$;
-CREATE TRIGGER workspaces_forget_history AFTER DELETE ON workspaces
-    FOR EACH ROW EXECUTE FUNCTION forget_workspace_history();
-
 -- The per-recipient view of the pair rows, with the old table's columns: for ad-hoc questions and
 -- for 0007's original gate, which `tests/send_verdict.rs` keeps as the reference. The engine reads
 -- `pair_history` itself. A filter on workspace_id and their_number is pushed below the GROUP BY:

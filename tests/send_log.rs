@@ -366,9 +366,18 @@ async fn the_one_table_migration_keeps_each_pairs_last_day_of_sends() {
     .unwrap();
     assert_eq!(recipient.0, micros(hours_ago(1)), "the view answers as the table did");
     assert_eq!(recipient.1.len(), 3);
-    // The history has no foreign key (its check cost a third of each upsert); a deleted
-    // workspace's history goes with it all the same.
+    // The history and the status callbacks have no foreign key to workspaces (migration 0021:
+    // its check cost a third of each upsert); a deleted workspace's rows go with it all the same.
+    sqlx::query("INSERT INTO status_callbacks (workspace_id, sid, status) VALUES ($1, 'SM1', 'delivered')")
+        .bind(ws)
+        .execute(&pool)
+        .await
+        .unwrap();
     sqlx::query("DELETE FROM workspaces WHERE id = $1").bind(ws).execute(&pool).await.unwrap();
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pair_history").fetch_one(&pool).await.unwrap();
+    let left: i64 =
+        sqlx::query_scalar("SELECT (SELECT count(*) FROM pair_history) + (SELECT count(*) FROM status_callbacks)")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(left, 0);
 }
