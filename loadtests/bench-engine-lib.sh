@@ -42,13 +42,21 @@ with_autovacuum() {
 
 # engine_bench_setup DB KEY_BYTE: builds the release binary and runs a copy of it (so another
 # build in the shared target dir cannot swap it mid-run), against database DB, with SECRET_KEY
-# 32 times the hex byte KEY_BYTE.
+# 32 times the hex byte KEY_BYTE. SWITCHBOARD_BIN=path runs that binary instead of building one:
+# an earlier commit's build, for a before/after pair in the same hour (its figures still go to
+# docs/benchmarks.md; keep a copy of the file).
 engine_bench_setup() {
-  echo "==> cargo build --release --bin switchboard"
-  cargo build --release --bin switchboard
   work="$(mktemp -d)"
   bin="$work/switchboard"
-  cp "$CARGO_TARGET_DIR/release/switchboard" "$bin"
+  if [ -n "${SWITCHBOARD_BIN:-}" ]; then
+    [ -x "$SWITCHBOARD_BIN" ] || { echo "SWITCHBOARD_BIN=$SWITCHBOARD_BIN is not an executable file" >&2; exit 2; }
+    echo "==> running $SWITCHBOARD_BIN (not built here)"
+    cp "$SWITCHBOARD_BIN" "$bin"
+  else
+    echo "==> cargo build --release --bin switchboard"
+    cargo build --release --bin switchboard
+    cp "$CARGO_TARGET_DIR/release/switchboard" "$bin"
+  fi
   pg="postgres://postgres@127.0.0.1:5432"
   db="$1"
   local key="" _

@@ -39,8 +39,8 @@ section="$(cat <<MD
 Rows/s written by \`sender::send_log::record_attempts\` — the engine's "record, then call" step:
 a "calling" row in the day's partition plus the pair-history upsert (a recipient's history is
 its pair rows since migration 0020), one UNNEST statement per table, one transaction per batch
-of $BATCH — against a binary COPY of the same rows into the same partitioned \`send_log\` (one COPY and one commit per batch, same
-writers), alternating, tables emptied before each round, best of $ROUNDS rounds. $ROWS rows over
+of $BATCH — against a binary COPY of the same rows into the same partitioned \`send_log\` (one
+COPY and one commit per batch, same writers), alternating, tables emptied before each round, best of $ROUNDS rounds. $ROWS rows over
 two daily partitions, recipients drawn from $RECIPIENTS.
 
 - Command: \`loadtests/bench-send-log.sh\` (driver \`loadtests/src/bin/send_log_bench/writes.rs\`, scratch database)

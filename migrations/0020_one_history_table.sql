@@ -30,6 +30,16 @@ SELECT p.workspace_id, p.their_number, max(p.last_sent_at) AS last_sent_at,
 FROM pair_history p CROSS JOIN LATERAL unnest(p.recent_sends) AS t(at)
 GROUP BY p.workspace_id, p.their_number;
 
+-- How many of a pair's recent sends (three at most, newest first) are later than `since`. An
+-- expression PostgreSQL inlines, not a subquery over unnest: the gate's aggregate computes it for
+-- every pair row it reads, whether or not a daily limit applies, and a subquery there is a
+-- subplan run per row.
+CREATE FUNCTION recent_count(recent timestamptz[], since timestamptz) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (coalesce(recent[1] > since, false))::integer + (coalesce(recent[2] > since, false))::integer
+         + (coalesce(recent[3] > since, false))::integer
+$$;
+
 -- `judge_send` (0011) with its two history probes folded into one scan of the recipient's pairs.
 -- Same reasons in the same order: the pair cooldown (this pair), then the recipient cooldown (any
 -- pair), then the daily limit (sends inside 24 h over all pairs).
@@ -51,8 +61,7 @@ RETURNS TABLE (verdict text) LANGUAGE sql STABLE AS $$
                     WHEN step = 0 AND max(p.last_sent_at) > at - make_interval(days => recipient_days)
                         THEN 'recipient_cooldown'
                     WHEN max_per_24h IS NOT NULL
-                         AND sum((SELECT count(*) FROM unnest(p.recent_sends) t WHERE t > at - interval '24 hours'))
-                             >= max_per_24h
+                         AND sum(recent_count(p.recent_sends, at - interval '24 hours')) >= max_per_24h
                         THEN 'daily_limit'
                 END
            FROM pair_history p WHERE p.workspace_id = ws AND p.their_number = to_phone),
@@ -82,8 +91,7 @@ RETURNS TABLE (ord bigint, verdict text) LANGUAGE sql STABLE AS $$
                     WHEN step = 0 AND max(p.last_sent_at) > screen_sends.at - make_interval(days => recipient_days)
                         THEN 'recipient_cooldown'
                     WHEN m.max_per_24h IS NOT NULL
-                         AND sum((SELECT count(*) FROM unnest(p.recent_sends) t
-                                   WHERE t > screen_sends.at - interval '24 hours')) >= m.max_per_24h
+                         AND sum(recent_count(p.recent_sends, screen_sends.at - interval '24 hours')) >= m.max_per_24h
                         THEN 'daily_limit'
                 END
            FROM pair_history p WHERE p.workspace_id = ws AND p.their_number = m.to_phone),
