@@ -40,6 +40,19 @@ fn attempt(at: DateTime<Utc>, to: &str, from: &str) -> Attempt {
     }
 }
 
+/// The recipient's last send and three newest sends, from the `recipient_history` view of the
+/// pair rows.
+async fn recipient_history(pool: &sqlx::PgPool, ws: WorkspaceId, their: &str) -> (DateTime<Utc>, Vec<DateTime<Utc>>) {
+    sqlx::query_as(
+        "SELECT last_sent_at, recent_sends FROM recipient_history WHERE workspace_id = $1 AND their_number = $2",
+    )
+    .bind(ws)
+    .bind(their)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
@@ -211,14 +224,7 @@ async fn a_batch_folds_repeated_pairs_and_recipients_and_results_land_by_key() {
             ("+14155550999".into(), ours.into(), at("2026-11-21T10:30:00Z"), 1),
         ]
     );
-    let (last, recent): (DateTime<Utc>, Vec<DateTime<Utc>>) = sqlx::query_as(
-        "SELECT last_sent_at, recent_sends FROM recipient_history WHERE workspace_id = $1 AND their_number = $2",
-    )
-    .bind(ws)
-    .bind(them)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (last, recent) = recipient_history(&pool, ws, them).await;
     assert_eq!(last, at("2026-11-22T08:00:00Z"));
     assert_eq!(
         recent,
@@ -356,14 +362,7 @@ async fn the_one_table_migration_keeps_each_pairs_last_day_of_sends() {
             ("+14155550999".into(), ours.into(), vec![micros(hours_ago(400))]),
         ]
     );
-    let recipient: (DateTime<Utc>, Vec<DateTime<Utc>>) = sqlx::query_as(
-        "SELECT last_sent_at, recent_sends FROM recipient_history WHERE workspace_id = $1 AND their_number = $2",
-    )
-    .bind(ws)
-    .bind(them)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let recipient = recipient_history(&pool, ws, them).await;
     assert_eq!(recipient.0, micros(hours_ago(1)), "the view answers as the table did");
     assert_eq!(recipient.1.len(), 3);
     // The history and the status callbacks have no foreign key to workspaces (migration 0021:

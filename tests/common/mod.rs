@@ -50,25 +50,23 @@ pub struct TestDb {
 impl TestDb {
     pub async fn fresh() -> Self {
         let template = ensure_template().await;
-        let name = format!("sb_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = admin_conn().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"")))
-            .execute(&mut admin)
-            .await
-            .expect("create test database from template");
-        let url = format!("{}/{name}", pg_base_url());
-        Self { name, url }
+        Self::create(&format!("TEMPLATE \"{template}\"")).await
     }
 
     /// A database with no schema at all: a data migration's test applies the migrations before
     /// it (`db::MIGRATOR.run_to`), writes the old shape, then runs the rest.
     pub async fn empty() -> Self {
+        Self::create("").await
+    }
+
+    /// `CREATE DATABASE` with a new name and `options` (names made here, never input).
+    async fn create(options: &str) -> Self {
         let name = format!("sb_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = admin_conn().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\" {options}")))
             .execute(&mut admin)
             .await
-            .expect("create empty test database");
+            .expect("create test database");
         let url = format!("{}/{name}", pg_base_url());
         Self { name, url }
     }
