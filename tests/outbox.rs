@@ -52,6 +52,48 @@ async fn campaign_with(pool: &PgPool, n: usize) -> (WorkspaceId, Uuid) {
     (ws, campaign)
 }
 
+/// Florida's 3 per 24 h in the claim: a recipient with four sends inside 24 hours, split over two
+/// of our numbers, is not claimed; its row stays queued and waits until fewer than three of those
+/// sends are inside the window: the third newest's 24th hour, not the oldest's.
+#[tokio::test]
+async fn a_daily_limit_defers_the_row_until_the_third_newest_send_is_a_day_old() {
+    let db = TestDb::fresh().await;
+    let pool = db.pool().await;
+    let (ws, campaign) = campaign_with(&pool, 1).await;
+    sqlx::query("UPDATE campaigns SET retext_recipient_days = 0, retext_pair_days = 0 WHERE id = $1")
+        .bind(campaign)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE outbox SET max_per_24h = 3").execute(&pool).await.unwrap();
+    // PostgreSQL keeps microseconds.
+    let now = chrono::DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap();
+    let ago = |h: i64| now - Duration::hours(h);
+    for (ours, recent) in [("+12015550100", vec![ago(1), ago(5), ago(7)]), ("+12015550101", vec![ago(3), ago(30)])] {
+        sqlx::query(
+            "INSERT INTO pair_history (workspace_id, their_number, our_number, last_sent_at, sends, recent_sends) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(ws)
+        .bind(phone(1))
+        .bind(ours)
+        .bind(recent[0])
+        .bind(recent.len() as i32)
+        .bind(&recent)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let mut conn = pool.acquire().await.unwrap();
+    assert!(claim(&mut conn, "w", 10, now).await.unwrap().is_empty(), "over the limit: not claimed");
+    let (state, skip, not_before): (String, Option<String>, chrono::DateTime<Utc>) =
+        sqlx::query_as("SELECT state, skip_reason, not_before FROM outbox").fetch_one(&pool).await.unwrap();
+    assert_eq!((state.as_str(), skip), ("queued", None), "deferred, not skipped");
+    assert_eq!(not_before, ago(5) + Duration::hours(24), "the third newest of the four sends, a day later");
+    // Then, a day after the third newest send, it goes.
+    assert_eq!(claim(&mut conn, "w", 10, not_before).await.unwrap().len(), 1);
+}
+
 /// When a claim statement was sent, and the phones it returned.
 type ClaimRound = (std::time::Duration, Vec<String>);
 
