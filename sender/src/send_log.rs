@@ -212,8 +212,8 @@ async fn upsert_pair_history(tx: &mut PgConnection, attempts: &[(WorkspaceId, At
         t3.push(c);
         sends.push(count);
     }
-    // The batch's sends are normally newer than the row's: then the merge is a concatenation.
-    // Otherwise (a clock step back, a batch recorded late) the six are sorted.
+    // A pair already there merges its three newest with the batch's (at most six, sorted; a
+    // late batch may hold older sends than the row).
     sqlx::query(
         "INSERT INTO pair_history (workspace_id, their_number, our_number, last_sent_at, sends, recent_sends) \
          SELECT ws, their, our, t1, sends, array_remove(ARRAY[t1, t2, t3], NULL) \
@@ -222,11 +222,8 @@ async fn upsert_pair_history(tx: &mut PgConnection, attempts: &[(WorkspaceId, At
          ON CONFLICT (workspace_id, their_number, our_number) DO UPDATE SET \
            last_sent_at = GREATEST(pair_history.last_sent_at, EXCLUDED.last_sent_at), \
            sends = pair_history.sends + EXCLUDED.sends, \
-           recent_sends = CASE \
-             WHEN EXCLUDED.recent_sends[cardinality(EXCLUDED.recent_sends)] >= pair_history.recent_sends[1] \
-               THEN (EXCLUDED.recent_sends || pair_history.recent_sends)[1:3] \
-             ELSE (SELECT array_agg(t ORDER BY t DESC) FROM (SELECT t FROM unnest(pair_history.recent_sends \
-                   || EXCLUDED.recent_sends) t ORDER BY t DESC LIMIT 3) last3) END",
+           recent_sends = (SELECT array_agg(t ORDER BY t DESC) FROM (SELECT t FROM unnest(pair_history.recent_sends \
+                           || EXCLUDED.recent_sends) t ORDER BY t DESC LIMIT 3) last3)",
     )
     .bind(&ws)
     .bind(&theirs)
