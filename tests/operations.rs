@@ -311,3 +311,16 @@ async fn send_log_commands_prepare_partitions_and_archive_old_days() {
     let _ = std::fs::remove_dir_all(dir);
     pool.close().await;
 }
+
+/// The server's pools (web and engine) open their sessions with PostgreSQL's JIT off: the
+/// engine's claim crossed `jit_above_cost` once a campaign queued about a million rows, and
+/// compiled itself at every execution (db::session_settings).
+#[tokio::test]
+async fn the_servers_sessions_run_without_jit() {
+    let db = TestDb::empty().await;
+    let server_default: String =
+        sqlx::query_scalar("SHOW jit").fetch_one(&db.pool().await).await.expect("ask the server's default");
+    let pool = switchboard_server::db::connect_sized(&db.url, 2).await.expect("connect");
+    let ours: String = sqlx::query_scalar("SHOW jit").fetch_one(&pool).await.expect("ask our session");
+    assert_eq!(ours, "off", "the server's default is {server_default}");
+}

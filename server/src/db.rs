@@ -31,9 +31,11 @@ pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
 }
 
 /// Connects a pool of at most `max_connections` to `url`, creating the database first when the
-/// server exists but the database does not.
+/// server exists but the database does not. Its sessions run with PostgreSQL's JIT off (see
+/// [`session_settings`]).
 pub async fn connect_sized(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = url.parse().context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    let options = session_settings(options);
     let target =
         format!("{}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or("postgres"));
     create_database_if_missing(&options)
@@ -45,6 +47,17 @@ pub async fn connect_sized(url: &str, max_connections: u32) -> anyhow::Result<Pg
         .connect_with(options)
         .await
         .map_err(|e| Unreachable { target, cause: first_line(&e) }.into())
+}
+
+/// Settings every session of ours starts with, sent in the startup packet.
+///
+/// `jit = off`: every statement of ours is a short transaction step. PostgreSQL compiles a
+/// statement with LLVM whenever its estimated cost passes `jit_above_cost`, at every execution,
+/// and the engine's claim crosses it once a campaign queues about a million rows: with 1.2M
+/// queued, 6.7 s of its 10.6 s over 15 s went to compiling, 82 times (`pg_stat_statements`'
+/// `jit_*` columns; docs/benchmarks.md, "Sender engine throughput: what the figures say").
+fn session_settings(options: PgConnectOptions) -> PgConnectOptions {
+    options.options([("jit", "off")])
 }
 
 async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {

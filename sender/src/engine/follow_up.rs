@@ -70,15 +70,38 @@ pub struct NextSteps {
 }
 
 impl NextSteps {
-    /// Finds the accepted rows of `batch` whose campaign has a next step, locks their recipients
-    /// and asks which of them have written since the attempt. Call first in the recorder's
+    /// Finds the accepted rows of `batch` whose campaign has a next step (one look at the
+    /// batch's campaigns; nothing more when none has), locks their recipients and asks which of
+    /// them have written since the attempt. Call first in the recorder's
     /// transaction, before it locks any row.
     pub async fn prepare(tx: &mut PgConnection, batch: &[Finished]) -> sqlx::Result<Self> {
+        let sent: Vec<&Finished> = batch.iter().filter(|f| matches!(f.disposition, Disposition::Sent { .. })).collect();
+        // Most campaigns have one step: ask their lengths once per batch, and read the rows
+        // and leads only of those that have a next one.
+        let campaigns: HashSet<(WorkspaceId, Uuid)> =
+            sent.iter().map(|f| (f.row.workspace_id, f.row.campaign_id)).collect();
+        let (campaign_ws, campaign_ids): (Vec<WorkspaceId>, Vec<Uuid>) = campaigns.into_iter().unzip();
+        let lengths: HashMap<(WorkspaceId, Uuid), i32> = if campaign_ids.is_empty() {
+            HashMap::new()
+        } else {
+            sqlx::query_as::<_, (WorkspaceId, Uuid, i32)>(
+                "SELECT c.workspace_id, c.id, jsonb_array_length(c.steps) FROM campaigns c \
+                 JOIN unnest($1::uuid[], $2::uuid[]) AS k(ws, id) ON c.workspace_id = k.ws AND c.id = k.id",
+            )
+            .bind(&campaign_ws)
+            .bind(&campaign_ids)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|(ws, id, steps)| ((ws, id), steps))
+            .collect()
+        };
         let mut ws = Vec::new();
         let mut ids = Vec::new();
         let mut attempted = Vec::new();
-        for f in batch {
-            if let Disposition::Sent { .. } = f.disposition {
+        for f in sent {
+            let steps = lengths.get(&(f.row.workspace_id, f.row.campaign_id)).copied().unwrap_or(0);
+            if i32::from(f.row.step) + 1 < steps {
                 ws.push(f.row.workspace_id);
                 ids.push(f.row.id);
                 attempted.push(f.attempted_at);

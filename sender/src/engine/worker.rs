@@ -26,7 +26,7 @@ use crate::numbers::{WarmupSchedule, effective_daily_cap};
 use crate::outbox::{Claimed, Scope, claim_round};
 use crate::pacing::{Bucket, Take};
 use crate::phone::E164;
-use crate::twilio::client::{AccountEndpoint, Credentials, NewMessage, Sender};
+use crate::twilio::client::{AccountEndpoint, Credentials, NewMessage, PreparedAccount, Sender};
 
 /// A number some running campaign may send from, with its limits.
 #[derive(Clone, Debug, PartialEq)]
@@ -123,7 +123,7 @@ pub(super) async fn supervise(shared: Arc<Shared>, mut stopped: watch::Receiver<
                 for (key, number) in wanted {
                     workers.entry(key).or_insert_with(|| {
                         let (stop, stop_rx) = watch::channel(false);
-                        let handle = tokio::spawn(run_number(shared.clone(), number.clone(), stop_rx));
+                        let handle = tokio::spawn(run_number(shared.clone(), Arc::new(number.clone()), stop_rx));
                         (number, stop, handle)
                     });
                 }
@@ -146,7 +146,7 @@ pub(super) async fn supervise(shared: Arc<Shared>, mut stopped: watch::Receiver<
 const MAX_ROUND: f64 = 2000.0;
 
 /// One number's loop.
-async fn run_number(shared: Arc<Shared>, number: SendingNumber, stop: watch::Receiver<bool>) {
+async fn run_number(shared: Arc<Shared>, number: Arc<SendingNumber>, stop: watch::Receiver<bool>) {
     let mut buckets = vec![Bucket::new(format!("number:{}", number.e164), number.mps / (1.0 + super::PACING_SLACK))];
     if let Some(mps) = number.account_mps {
         buckets.push(Bucket::new(format!("account:{}", number.account), mps / (1.0 + super::PACING_SLACK)));
@@ -174,7 +174,7 @@ async fn run_number(shared: Arc<Shared>, number: SendingNumber, stop: watch::Rec
             // shares a second with an on-time second one. Each number starts at its own phase.
             pause(&stop, start_phase(&number.e164).mul_f64(1.0 / number.mps.max(0.001))).await;
         }
-        let (endpoint, prepared) = (round.endpoint, round.rows);
+        let (route, prepared) = (round.route, round.rows);
         let mut rows = prepared.into_iter().peekable();
         while rows.peek().is_some() {
             let first = rows.peek().map(|(row, _)| row.crusade_id).unwrap_or_default();
@@ -198,8 +198,8 @@ async fn run_number(shared: Arc<Shared>, number: SendingNumber, stop: watch::Rec
             }
             // The chunk's in-flight slots first, then its tokens: a call must leave as soon as
             // its token is granted, or a late call and an on-time successor share one second.
-            let (Some(endpoint), Ok(mut permits)) =
-                (endpoint.clone(), shared.in_flight.clone().acquire_many_owned(chunk.len() as u32).await)
+            let (Some(route), Ok(mut permits)) =
+                (route.clone(), shared.in_flight.clone().acquire_many_owned(chunk.len() as u32).await)
             else {
                 return;
             };
@@ -210,9 +210,9 @@ async fn run_number(shared: Arc<Shared>, number: SendingNumber, stop: watch::Rec
             let granted_at = Instant::now();
             for (row, attempt) in chunk {
                 let Some(permit) = permits.split(1) else { return };
-                let (shared, number, endpoint) = (shared.clone(), number.clone(), endpoint.clone());
+                let (shared, number, route) = (shared.clone(), number.clone(), route.clone());
                 tokio::spawn(async move {
-                    call(&shared, row, &number, &endpoint, attempt, granted_at).await;
+                    call(&shared, row, &number, &route, attempt, granted_at).await;
                     drop(permit);
                 });
             }
@@ -226,7 +226,7 @@ async fn run_number(shared: Arc<Shared>, number: SendingNumber, stop: watch::Rec
 struct Round {
     /// Whether the claim found anything (all of it may have ended in `prepare`).
     claimed: bool,
-    endpoint: Option<Arc<AccountEndpoint>>,
+    route: Option<Arc<Route>>,
     rows: Vec<(Claimed, Recorded)>,
 }
 
@@ -235,14 +235,14 @@ struct Round {
 /// reaches the carrier intact (nothing variable sits between a token and its call); a crash
 /// while waiting leaves those rows unknown, never resent — at most about two seconds of this
 /// number's sends.
-async fn next_round(shared: Arc<Shared>, number: SendingNumber) -> Round {
+async fn next_round(shared: Arc<Shared>, number: Arc<SendingNumber>) -> Round {
     let scope = Scope::Number { workspace: number.workspace, from_number: &number.e164 };
     // Nothing is claimed (and so recorded) for an account that cannot call now: its breaker is
     // cooling off, or its credentials cannot be opened.
     if shared.breakers.cooling(number.account) {
         return Round::default();
     }
-    let Some(endpoint) = shared.endpoints.get(&shared, number.workspace, number.account).await else {
+    let Some(route) = shared.endpoints.get(&shared, number.workspace, number.account).await else {
         return Round::default();
     };
     // A tripped account sends one probe at a time; a healthy one what fits in a second.
@@ -267,7 +267,7 @@ async fn next_round(shared: Arc<Shared>, number: SendingNumber) -> Round {
             rows.push(ready);
         }
     }
-    Round { claimed: true, endpoint: Some(endpoint), rows }
+    Round { claimed: true, route: Some(route), rows }
 }
 
 /// The carrier may have taken a call anywhere between its token and its answer. Pacing's slack
@@ -412,11 +412,10 @@ async fn call(
     shared: &Shared,
     row: Claimed,
     number: &SendingNumber,
-    endpoint: &AccountEndpoint,
+    route: &Route,
     attempt: Recorded,
     granted_at: Instant,
 ) {
-    let labels = [("number", number.e164.clone()), ("account", number.account.to_string())];
     let disposition = if shared.opt_outs.contains(row.workspace_id, &row.to_phone) {
         // The last look: a STOP that committed since the claim. Recorded, never called.
         Disposition::Withheld
@@ -430,12 +429,10 @@ async fn call(
             from: Sender::Number(attempt.from),
             body: Some(row.body.clone()),
             media_urls: vec![],
-            status_callback: shared.config.callback_base.as_ref().and_then(|base| {
-                base.join(&format!("/webhooks/twilio/{}/{}/status", row.workspace_id.0, number.account)).ok()
-            }),
+            status_callback: route.status_callback.clone(),
             validity_period: None,
         };
-        let outcome = shared.client.create_message(endpoint, &message).await;
+        let outcome = shared.client.create_prepared(&route.account, &message).await;
         hold_if_late(shared, number, granted_at.elapsed()).await;
         classify(outcome, row.attempts)
     };
@@ -445,7 +442,8 @@ async fn call(
         Disposition::Retry { account_fault: true, .. } => {
             if shared.breakers.failure(number.account) {
                 tracing::warn!(account = %number.account, "engine: account breaker opened");
-                metrics::counter!("switchboard_engine_breaker_opened_total", &labels[1..]).increment(1);
+                metrics::counter!("switchboard_engine_breaker_opened_total", "account" => number.account.to_string())
+                    .increment(1);
             }
         }
         _ => shared.breakers.success(number.account),
@@ -459,7 +457,14 @@ async fn call(
     finish(shared, row, number, (attempt.id, attempt.at), disposition).await;
 }
 
-type OpenedAt = (Arc<AccountEndpoint>, Instant);
+/// Where a number's calls go: its account, prepared to call, and the status callback URL its
+/// messages carry (the same for every message of the account).
+pub(super) struct Route {
+    account: PreparedAccount,
+    status_callback: Option<url::Url>,
+}
+
+type OpenedAt = (Arc<Route>, Instant);
 
 /// Opened carrier credentials per account, kept a minute so a token change takes effect soon.
 #[derive(Default)]
@@ -470,11 +475,11 @@ pub(super) struct Endpoints {
 impl Endpoints {
     const TTL: Duration = Duration::from_secs(60);
 
-    async fn get(&self, shared: &Shared, workspace: WorkspaceId, account: Uuid) -> Option<Arc<AccountEndpoint>> {
-        if let Some((endpoint, at)) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&(workspace, account))
+    async fn get(&self, shared: &Shared, workspace: WorkspaceId, account: Uuid) -> Option<Arc<Route>> {
+        if let Some((route, at)) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&(workspace, account))
             && at.elapsed() < Self::TTL
         {
-            return Some(endpoint.clone());
+            return Some(route.clone());
         }
         let opened = async {
             let mut conn = shared.db.acquire().await.ok()?;
@@ -489,16 +494,24 @@ impl Endpoints {
             Some((sid, secret)) => (sid.clone(), secret.expose().to_owned()),
             None => (c.account_sid.clone(), c.auth_token.expose().to_owned()),
         };
-        let endpoint = Arc::new(AccountEndpoint {
+        let endpoint = AccountEndpoint {
             account_sid: c.account_sid,
             base_url: c.base_url.parse().ok()?,
             credentials: Credentials { username, password },
+        };
+        let route = Arc::new(Route {
+            account: endpoint.prepare().ok()?,
+            status_callback: shared
+                .config
+                .callback_base
+                .as_ref()
+                .and_then(|base| base.join(&format!("/webhooks/twilio/{}/{account}/status", workspace.0)).ok()),
         });
         self.cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert((workspace, account), (endpoint.clone(), Instant::now()));
-        Some(endpoint)
+            .insert((workspace, account), (route.clone(), Instant::now()));
+        Some(route)
     }
 }
 

@@ -5,7 +5,10 @@
 use std::fmt;
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use url::Url;
 
 use super::outcome::{RetryReason, SendOutcome};
@@ -39,6 +42,25 @@ impl AccountEndpoint {
     fn messages_url(&self) -> Result<Url, url::ParseError> {
         self.base_url.join(&format!("/2010-04-01/Accounts/{}/Messages.json", self.account_sid))
     }
+
+    /// What every create to this account sends the same, made once: its Messages URL and its
+    /// Authorization header (a sender calling thousands of times a second spent ~7% of its CPU
+    /// parsing URLs per message).
+    pub fn prepare(&self) -> Result<PreparedAccount, url::ParseError> {
+        let basic = format!("{}:{}", self.credentials.username, self.credentials.password);
+        let mut authorization =
+            HeaderValue::try_from(format!("Basic {}", BASE64.encode(basic))).expect("base64 is a valid header value");
+        authorization.set_sensitive(true);
+        Ok(PreparedAccount { messages: self.messages_url()?, authorization })
+    }
+}
+
+/// An account ready to create messages with ([`AccountEndpoint::prepare`]). Its Debug output
+/// hides the credentials.
+#[derive(Clone, Debug)]
+pub struct PreparedAccount {
+    messages: Url,
+    authorization: HeaderValue,
 }
 
 /// Who the message is from: a number of ours, or a messaging service (Twilio picks the number).
@@ -61,24 +83,27 @@ pub struct NewMessage {
 }
 
 impl NewMessage {
-    /// The form parameters, exactly as Twilio's CreateMessage names them.
-    pub fn form(&self) -> Vec<(&'static str, String)> {
-        let mut form = vec![("To", self.to.to_string())];
+    /// The form body, with parameters exactly as Twilio's CreateMessage names them.
+    pub fn form_body(&self) -> String {
+        let mut form = form_urlencoded::Serializer::new(String::with_capacity(256));
+        form.append_pair("To", self.to.as_str());
         match &self.from {
-            Sender::Number(n) => form.push(("From", n.to_string())),
-            Sender::MessagingService(sid) => form.push(("MessagingServiceSid", sid.clone())),
-        }
+            Sender::Number(n) => form.append_pair("From", n.as_str()),
+            Sender::MessagingService(sid) => form.append_pair("MessagingServiceSid", sid),
+        };
         if let Some(body) = &self.body {
-            form.push(("Body", body.clone()));
+            form.append_pair("Body", body);
         }
-        form.extend(self.media_urls.iter().map(|u| ("MediaUrl", u.to_string())));
+        for url in &self.media_urls {
+            form.append_pair("MediaUrl", url.as_str());
+        }
         if let Some(cb) = &self.status_callback {
-            form.push(("StatusCallback", cb.to_string()));
+            form.append_pair("StatusCallback", cb.as_str());
         }
         if let Some(v) = self.validity_period {
-            form.push(("ValidityPeriod", v.to_string()));
+            form.append_pair("ValidityPeriod", &v.to_string());
         }
-        form
+        form.finish()
     }
 }
 
@@ -124,6 +149,10 @@ impl TwilioClient {
             .timeout(config.request_timeout)
             .pool_max_idle_per_host(config.max_idle_per_host)
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+            // The engine decides every retry (a create repeated by the transport could text
+            // twice), and Twilio's API never redirects.
+            .retry(reqwest::retry::never())
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("a reqwest client with rustls builds");
         Self { http }
@@ -131,15 +160,20 @@ impl TwilioClient {
 
     /// `POST /2010-04-01/Accounts/{sid}/Messages.json`, classified.
     pub async fn create_message(&self, account: &AccountEndpoint, message: &NewMessage) -> SendOutcome {
-        let url = match account.messages_url() {
-            Ok(url) => url,
-            Err(e) => return SendOutcome::Invalid { code: 0, message: format!("bad base URL: {e}") },
-        };
+        match account.prepare() {
+            Ok(prepared) => self.create_prepared(&prepared, message).await,
+            Err(e) => SendOutcome::Invalid { code: 0, message: format!("bad base URL: {e}") },
+        }
+    }
+
+    /// [`create_message`](Self::create_message) to an account prepared once.
+    pub async fn create_prepared(&self, account: &PreparedAccount, message: &NewMessage) -> SendOutcome {
         let sent = self
             .http
-            .post(url)
-            .basic_auth(&account.credentials.username, Some(&account.credentials.password))
-            .form(&message.form())
+            .post(account.messages.clone())
+            .header(AUTHORIZATION, account.authorization.clone())
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(message.form_body())
             .send()
             .await;
         let response = match sent {
@@ -244,15 +278,28 @@ mod tests {
             status_callback: Some("https://sb.example.com/webhooks/twilio/status".parse().unwrap()),
             validity_period: Some(600),
         };
-        let names: Vec<_> = msg.form().iter().map(|(k, _)| *k).collect();
+        let body = msg.form_body();
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+        let names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, ["To", "From", "Body", "MediaUrl", "MediaUrl", "StatusCallback", "ValidityPeriod"]);
+        assert_eq!(pairs[0].1, "+14155550100");
+        assert_eq!(pairs[5].1, "https://sb.example.com/webhooks/twilio/status");
         let svc = NewMessage { from: Sender::MessagingService("MG123".into()), ..msg };
-        assert!(svc.form().contains(&("MessagingServiceSid", "MG123".into())));
+        assert!(svc.form_body().contains("MessagingServiceSid=MG123"));
     }
 
     #[test]
     fn credentials_never_print_the_secret() {
         let c = Credentials { username: "AC1".into(), password: "topsecret".into() };
         assert!(!format!("{c:?}").contains("topsecret"));
+        let account = AccountEndpoint {
+            account_sid: "AC1".into(),
+            base_url: "https://api.twilio.com".parse().unwrap(),
+            credentials: c,
+        };
+        let prepared = account.prepare().unwrap();
+        assert_eq!(prepared.messages.as_str(), "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json");
+        assert_eq!(prepared.authorization.to_str().unwrap(), format!("Basic {}", BASE64.encode("AC1:topsecret")));
+        assert!(!format!("{prepared:?}").contains(&BASE64.encode("AC1:topsecret")));
     }
 }

@@ -7,5 +7,5 @@ pub mod resource;
 pub mod segments;
 pub mod signature;
 
-pub use client::{AccountEndpoint, ClientConfig, Credentials, NewMessage, Sender, TwilioClient};
+pub use client::{AccountEndpoint, ClientConfig, Credentials, NewMessage, PreparedAccount, Sender, TwilioClient};
 pub use outcome::{RetryReason, SendOutcome};
