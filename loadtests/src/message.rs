@@ -83,7 +83,8 @@ pub struct RecordEntry {
 }
 
 pub fn rfc2822(ms: i64) -> Option<String> {
-    DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.to_rfc2822())
+    // Twilio pads the day to two digits ("Tue, 01 Dec 2026 ..."); chrono's `to_rfc2822` does not.
+    DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.format("%a, %d %b %Y %H:%M:%S +0000").to_string())
 }
 
 impl Message {
@@ -193,5 +194,7 @@ mod tests {
     #[test]
     fn dates_are_rfc2822_like_twilio() {
         assert_eq!(rfc2822(1_692_853_305_000).as_deref(), Some("Thu, 24 Aug 2023 05:01:45 +0000"));
+        // A single-digit day is padded, as Twilio writes it.
+        assert_eq!(rfc2822(1_796_094_044_000).as_deref(), Some("Tue, 01 Dec 2026 03:00:44 +0000"));
     }
 }
