@@ -122,6 +122,40 @@ async fn throttling_server_errors_timeouts_and_a_dead_carrier_are_retryable() {
     assert!(matches!(outcome, SendOutcome::Retryable { reason: RetryReason::Connection, .. }), "{outcome:?}");
 }
 
+/// A create answered with a redirect is not repeated to where it points: a carrier that took
+/// the first request may send it, and the engine decides every retry. The redirect points back
+/// at the same origin, so a client that followed it would keep the credentials and post again.
+#[tokio::test]
+async fn a_create_is_never_repeated_to_where_a_redirect_points() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::http::{StatusCode, header};
+    use axum::routing::post;
+
+    let followed = Arc::new(AtomicUsize::new(0));
+    let counter = followed.clone();
+    let app = axum::Router::new()
+        .route(
+            "/moved",
+            post(move || async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                StatusCode::INTERNAL_SERVER_ERROR
+            }),
+        )
+        .fallback(|| async { (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, "/moved")]) });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let sim = start(|_| {}).await;
+    let ep = AccountEndpoint { base_url: Url::parse(&base).unwrap(), ..endpoint(&sim) };
+    let outcome = client(2_000).create_message(&ep, &message(&sim, TO, "once")).await;
+    assert!(matches!(outcome, SendOutcome::Invalid { .. }), "{outcome:?}");
+    assert_eq!(followed.load(Ordering::SeqCst), 0, "the redirect was followed");
+    server.abort();
+}
+
 #[tokio::test]
 async fn a_full_queue_is_sender_unavailable_21611() {
     let sim = start(|c| c.default_mps = 0.01).await;

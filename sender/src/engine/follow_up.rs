@@ -110,19 +110,17 @@ impl NextSteps {
         if ids.is_empty() {
             return Ok(Self { due: Vec::new(), replied: HashSet::new() });
         }
-        // Every join is a primary-key probe from the batch (LATERAL, with LIMIT 1 so the planner
-        // cannot flatten it): right after a large materialization the statistics of `outbox` and
-        // `leads` are stale, and a planner left free scanned all leads once per sent row.
+        // Only rows whose campaign has a next step (above). Every join is a primary-key probe
+        // from the batch (LATERAL, with LIMIT 1 so the planner cannot flatten it): right after a
+        // large materialization the statistics of `outbox` and `leads` are stale, and a planner
+        // left free scanned all leads once per sent row.
         let due: Vec<Due> = sqlx::query_as(
             "SELECT o.workspace_id, o.id AS outbox_id, o.campaign_id, o.step, o.to_phone, s.at AS attempted_at, \
                     l.id, l.phone, l.first_name, l.last_name, l.state, l.time_zone, l.tags, l.vertical, l.line_type, \
                     l.attributes, l.created_at \
              FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[]) AS s(ws, id, at) \
              CROSS JOIN LATERAL (SELECT * FROM outbox o WHERE o.workspace_id = s.ws AND o.id = s.id LIMIT 1) o \
-             CROSS JOIN LATERAL (SELECT c.steps FROM campaigns c \
-                                 WHERE c.workspace_id = o.workspace_id AND c.id = o.campaign_id LIMIT 1) c \
-             CROSS JOIN LATERAL (SELECT * FROM leads l WHERE l.workspace_id = o.workspace_id AND l.id = o.lead_id LIMIT 1) l \
-             WHERE jsonb_array_length(c.steps) > o.step + 1",
+             CROSS JOIN LATERAL (SELECT * FROM leads l WHERE l.workspace_id = o.workspace_id AND l.id = o.lead_id LIMIT 1) l",
         )
         .persistent(false)
         .bind(&ws)
