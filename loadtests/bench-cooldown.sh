@@ -47,7 +47,9 @@ out, 0.5% undeliverable, 1,000 DNC phones and 100 DNC ranges), generated in SQL.
 random recipients per kind on one connection, the first 10% discarded as warm-up. Screening:
 $SCREEN recipients in one statement, each form twice, alternating, all at one moment (the
 verdict counts must agree or the run fails), the recipients in phone order (the generator's, so
-history pages are read in order) and shuffled (the preview's order: leads by id). Per recipient
+history pages are read in order) and shuffled (the preview's order: leads by id). The floor,
+\`pair_key_floor\`: one index-only probe of the pair key per recipient in phone-key order and
+nothing else (the issue's "covering index" orientation figure, measured in the same run). Per recipient
 over UNNEST arrays: \`judge_send\` (migration 0011), the form the claim calls, a table function
 joined LATERAL, which PostgreSQL inlines, with PostgreSQL's JIT as configured (on) and off;
 \`send_verdict\`, a scalar wrapper around it, and \`send_verdict_0007\`, the original, for the

@@ -126,3 +126,62 @@ async fn set_screening_answers_exactly_as_judge_send() {
     assert_eq!(differ, 0, "screen_sends answers each message as judge_send does");
     assert_eq!(seen, EVERY_REASON, "every reason is exercised");
 }
+
+/// The retext cooldowns are answered from the pair key alone (migration 0022): the key carries
+/// `last_sent_at`, and the cooldown read names no other column, so with the pages all-visible the
+/// history is read by an index-only scan — no heap page per screened recipient. Fails if the key
+/// loses `last_sent_at` or the cooldown read starts needing `recent_sends`. The daily count
+/// (the scan that reads `recent_sends`), asked only for a message with a limit, reads the heap.
+#[tokio::test]
+async fn the_cooldowns_are_answered_from_the_pair_key() {
+    let db = TestDb::fresh().await;
+    let pool = db.pool().await;
+    suppressions_and_history(&pool).await;
+    sqlx::query("VACUUM (ANALYZE) pair_history").execute(&pool).await.unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    // A handful of test rows would be read by a sequential scan; the plan's shape is the question.
+    sqlx::raw_sql("SET enable_seqscan = off; SET enable_bitmapscan = off").execute(&mut *conn).await.unwrap();
+    let forms = [
+        (
+            "screen_sends",
+            "SELECT * FROM screen_sends('00000000-0000-0000-0000-00000000000a', ARRAY['+14155550106'], \
+             ARRAY[14155550106], ARRAY['+12015550100'], ARRAY['America/New_York'], ARRAY[127::smallint], \
+             ARRAY['08:00'::time], ARRAY['21:00'::time], ARRAY[3::smallint], 0::smallint, 30, 90, now())",
+        ),
+        (
+            "judge_send",
+            "SELECT * FROM judge_send('00000000-0000-0000-0000-00000000000a', '+14155550106', 14155550106, \
+             '+12015550100', 0::smallint, 'America/New_York', 127::smallint, '08:00', '21:00', 3::smallint, \
+             30, 90, now())",
+        ),
+    ];
+    for (form, sql) in forms {
+        let plan: serde_json::Value =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN (VERBOSE, FORMAT JSON) {sql}")))
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        let mut scans = Vec::new();
+        pair_history_scans(&plan, &mut scans);
+        let (daily, cooldowns): (Vec<_>, Vec<_>) = scans.into_iter().partition(|(_, reads_recent)| *reads_recent);
+        assert_eq!(daily.len(), 1, "{form} reads recent_sends once, for the daily count: {plan:#}");
+        assert_eq!(cooldowns.len(), 1, "{form} reads the pair rows once for the cooldowns: {plan:#}");
+        assert_eq!(cooldowns[0].0, "Index Only Scan", "{form} answers the cooldowns from the pair key: {plan:#}");
+    }
+}
+
+/// Every scan of pair_history in an EXPLAIN (VERBOSE, FORMAT JSON) plan: its node type, and
+/// whether it reads `recent_sends`.
+fn pair_history_scans(node: &serde_json::Value, scans: &mut Vec<(String, bool)>) {
+    match node {
+        serde_json::Value::Object(map) => {
+            if map.get("Relation Name").and_then(|r| r.as_str()) == Some("pair_history") {
+                let reads_recent = map["Output"].to_string().contains("recent_sends");
+                scans.push((map["Node Type"].as_str().unwrap_or_default().to_owned(), reads_recent));
+            }
+            map.values().for_each(|v| pair_history_scans(v, scans));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| pair_history_scans(v, scans)),
+        _ => {}
+    }
+}

@@ -137,7 +137,11 @@ pub async fn record_attempts(tx: &mut PgConnection, attempts: &[(WorkspaceId, At
     upsert_pair_history(tx, attempts).await
 }
 
-async fn insert_calling_rows(tx: &mut PgConnection, attempts: &[(WorkspaceId, Attempt)]) -> sqlx::Result<()> {
+/// The send-log half of [`record_attempts`]: the "calling" rows alone, one INSERT over UNNEST
+/// into the days' partitions. `record_attempts` is the only caller that must be used to send
+/// (the pair history must move with the log); the write benchmark measures this half against a
+/// binary COPY of the same rows.
+pub async fn insert_calling_rows(tx: &mut PgConnection, attempts: &[(WorkspaceId, Attempt)]) -> sqlx::Result<()> {
     let n = attempts.len();
     let (mut ws, mut at, mut ids) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     let (mut outbox, mut campaigns, mut steps) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));

@@ -218,7 +218,10 @@ pub async fn run(pool: &PgPool, args: &Args) -> anyhow::Result<()> {
     // the statement; the scalar forms start an executor per recipient. `screen_sends` (0015) is
     // how the preview asks, through the preview's own function (JIT off, generic plan); JIT off
     // for `judge_send` too shows how much of the difference is JIT's.
+    // `pair_key_floor` is the floor the screening stands on: one index-only probe of the pair key
+    // per recipient, in phone-key order, nothing else.
     let rounds = [
+        ("pair_key_floor", false, &sorted),
         ("send_verdict_0007", true, &sorted),
         ("send_verdict", true, &sorted),
         ("judge_send", true, &sorted),
@@ -233,7 +236,9 @@ pub async fn run(pool: &PgPool, args: &Args) -> anyhow::Result<()> {
     let mut answers = std::collections::BTreeMap::new();
     for (function, jit, input) in rounds.iter().chain(&rounds) {
         let t = Instant::now();
-        let counts = if *function == "screen_sends" {
+        let counts = if *function == "pair_key_floor" {
+            pair_key_floor(&mut conn, ws, input).await?
+        } else if *function == "screen_sends" {
             let rules = Rules { step: 0, recipient_days: 30, pair_days: 90, at };
             let verdicts = screen::screen(&mut conn, ws, &input.messages, rules).await?;
             let mut counts = std::collections::BTreeMap::new();
@@ -251,7 +256,9 @@ pub async fn run(pool: &PgPool, args: &Args) -> anyhow::Result<()> {
         println!(
             "RESULT screen function={function} jit={jit} order={order} recipients={n} ms={ms:.0} verdicts={counts:?}"
         );
-        answers.insert(*function, counts);
+        if *function != "pair_key_floor" {
+            answers.insert(*function, counts);
+        }
     }
     let judged = &answers["judge_send"];
     for (function, counts) in &answers {
@@ -284,6 +291,30 @@ impl Recipients {
         }
         r
     }
+}
+
+/// The recipients' pair rows found by one index-only probe each, in phone-key order: what a
+/// screening costs before any rule is applied.
+async fn pair_key_floor(
+    conn: &mut sqlx::PgConnection,
+    ws: WorkspaceId,
+    input: &Recipients,
+) -> anyhow::Result<Vec<(String, i64)>> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    sqlx::query("SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)")
+        .execute(&mut *tx)
+        .await?;
+    let found: i64 = sqlx::query_scalar(
+        "SELECT count(h.last_sent_at) FROM (SELECT unnest($2::text[]) AS p, unnest($3::bigint[]) AS k ORDER BY k) m \
+         JOIN pair_history h ON h.workspace_id = $1 AND h.their_number = m.p",
+    )
+    .bind(ws)
+    .bind(&input.phones)
+    .bind(&input.keys)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(vec![("pairs_found".to_owned(), found)])
 }
 
 /// One query asking `function` about each recipient over UNNEST arrays; verdict counts.
