@@ -184,3 +184,25 @@ async fn fetch_and_list_reconcile_what_was_sent() {
     assert_eq!(page.messages[0].body, "one");
     assert!(twilio.fetch_message(&ep, &format!("SM{}", "0".repeat(32))).await.is_err());
 }
+
+/// An answer larger than any of Twilio's is not read whole (the client stops at 1 MiB). The
+/// create may have been accepted, so it is retryable with `maybe_accepted`: the engine
+/// reconciles before any resend.
+#[tokio::test]
+async fn an_oversized_answer_is_not_read_whole() {
+    use axum::http::StatusCode;
+
+    let app = axum::Router::new().fallback(|| async { (StatusCode::CREATED, "x".repeat(2 << 20)) });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let sim = start(|_| {}).await;
+    let ep = AccountEndpoint { base_url: Url::parse(&base).unwrap(), ..endpoint(&sim) };
+    let outcome = client(2_000).create_message(&ep, &message(&sim, TO, "hi")).await;
+    assert!(
+        matches!(outcome, SendOutcome::Retryable { reason: RetryReason::Connection, maybe_accepted: true, .. }),
+        "{outcome:?}"
+    );
+    server.abort();
+}

@@ -7,5 +7,8 @@ pub mod resource;
 pub mod segments;
 pub mod signature;
 
-pub use client::{AccountEndpoint, ClientConfig, Credentials, NewMessage, PreparedAccount, Sender, TwilioClient};
+pub use client::{
+    AccountEndpoint, BadBaseUrl, ClientConfig, Credentials, FetchError, NewMessage, PreparedAccount, Sender,
+    TransportError, TwilioClient,
+};
 pub use outcome::{RetryReason, SendOutcome};
