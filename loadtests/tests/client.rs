@@ -33,6 +33,18 @@ fn message(sim: &SimHandle, to: &str, body: &str) -> NewMessage {
     }
 }
 
+/// `app` served on a loopback port as a stand-in carrier: an account endpoint pointing at it
+/// (with the simulator's credentials), and the server's task to abort.
+async fn carrier_at(
+    sim: &SimHandle,
+    app: axum::Router,
+) -> (AccountEndpoint, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    (AccountEndpoint { base_url: base, ..endpoint(sim) }, server)
+}
+
 fn client(timeout_ms: u64) -> TwilioClient {
     TwilioClient::new(&ClientConfig { request_timeout: Duration::from_millis(timeout_ms), ..Default::default() })
 }
@@ -144,12 +156,8 @@ async fn a_create_is_never_repeated_to_where_a_redirect_points() {
             }),
         )
         .fallback(|| async { (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, "/moved")]) });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-
     let sim = start(|_| {}).await;
-    let ep = AccountEndpoint { base_url: Url::parse(&base).unwrap(), ..endpoint(&sim) };
+    let (ep, server) = carrier_at(&sim, app).await;
     let outcome = client(2_000).create_message(&ep, &message(&sim, TO, "once")).await;
     assert!(matches!(outcome, SendOutcome::Invalid { .. }), "{outcome:?}");
     assert_eq!(followed.load(Ordering::SeqCst), 0, "the redirect was followed");
@@ -193,12 +201,8 @@ async fn an_oversized_answer_is_not_read_whole() {
     use axum::http::StatusCode;
 
     let app = axum::Router::new().fallback(|| async { (StatusCode::CREATED, "x".repeat(2 << 20)) });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-
     let sim = start(|_| {}).await;
-    let ep = AccountEndpoint { base_url: Url::parse(&base).unwrap(), ..endpoint(&sim) };
+    let (ep, server) = carrier_at(&sim, app).await;
     let outcome = client(2_000).create_message(&ep, &message(&sim, TO, "hi")).await;
     assert!(
         matches!(outcome, SendOutcome::Retryable { reason: RetryReason::Connection, maybe_accepted: true, .. }),
