@@ -53,9 +53,11 @@ nothing else (the issue's "covering index" orientation figure, measured in the s
 over UNNEST arrays: \`judge_send\` (migration 0011), the form the claim calls, a table function
 joined LATERAL, which PostgreSQL inlines, with PostgreSQL's JIT as configured (on) and off;
 \`send_verdict\`, a scalar wrapper around it, and \`send_verdict_0007\`, the original, for the
-ratio. As a set: \`screen_sends\` (migration 0015) through \`sender::plan::screen\`, the campaign
-preview's path (JIT off, the prepared statement's generic plan), every verdict fetched in order
-and counted by the driver.
+ratio. As a set: \`screen_sends\` (migration 0015) in one statement (\`sender::plan::screen::screen_on\`:
+JIT off, the prepared statement's generic plan), and \`screen_sends_parts\`, the campaign
+preview's path (\`sender::plan::screen::screen\`: the list cut into at most 4 parts of at least 10,000,
+screened concurrently on their own connections), every verdict fetched in order and counted by
+the driver.
 Targets: a cooldown check's p99 under 1 ms; 100,000 recipients screened in under 300 ms.
 
 - Command: \`$command\` (driver \`loadtests/src/bin/send_log_bench/cooldown.rs\`, scratch database)

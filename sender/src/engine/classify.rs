@@ -77,9 +77,7 @@ pub fn classify(outcome: SendOutcome, attempts: i32) -> Disposition {
         }
     };
     match outcome {
-        SendOutcome::Accepted(resource) => {
-            Disposition::Sent { sid: resource.sid.clone(), status: resource.status.clone() }
-        }
+        SendOutcome::Accepted(created) => Disposition::Sent { sid: created.sid, status: created.status },
         SendOutcome::OptedOut { code, .. } => Disposition::OptedOut { code },
         SendOutcome::RecipientPermanent { code: code @ (21211 | 21612), .. } => {
             Disposition::Undeliverable { code, reason: "invalid" }

@@ -152,6 +152,10 @@ async fn run_number(shared: Arc<Shared>, number: Arc<SendingNumber>, stop: watch
         buckets.push(Bucket::new(format!("account:{}", number.account), mps / (1.0 + super::PACING_SLACK)));
     }
     let labels = [("number", number.e164.clone()), ("account", number.account.to_string())];
+    // Handles registered once: building a metric's key per call was 1.8% of the engine's CPU.
+    let token_wait = metrics::histogram!("switchboard_engine_token_wait_seconds", &labels);
+    let answered = metrics::counter!("switchboard_engine_calls_total", "number" => number.e164.clone(),
+        "account" => number.account.to_string(), "error_code" => "none");
     let mut idle = true;
     // The next round, claimed and recorded while this one's last chunk waits for its tokens, so
     // the number never idles on the database between rounds (a 3 MPS number lost ~5% of its
@@ -205,14 +209,14 @@ async fn run_number(shared: Arc<Shared>, number: Arc<SendingNumber>, stop: watch
             };
             let waited = Instant::now();
             wait_for_tokens(&shared, &row_buckets, cost).await;
-            metrics::histogram!("switchboard_engine_token_wait_seconds", &labels)
-                .record(waited.elapsed().as_secs_f64());
+            token_wait.record(waited.elapsed().as_secs_f64());
             let granted_at = Instant::now();
             for (row, attempt) in chunk {
                 let Some(permit) = permits.split(1) else { return };
-                let (shared, number, route) = (shared.clone(), number.clone(), route.clone());
+                let (shared, number, route, answered) =
+                    (shared.clone(), number.clone(), route.clone(), answered.clone());
                 tokio::spawn(async move {
-                    call(&shared, row, &number, &route, attempt, granted_at).await;
+                    call(&shared, row, &number, &route, attempt, granted_at, &answered).await;
                     drop(permit);
                 });
             }
@@ -408,6 +412,7 @@ async fn prepare(
 }
 
 /// Calls the carrier for a recorded row and hands the classified answer to the recorder.
+/// `answered` counts the number's calls answered without an error code.
 async fn call(
     shared: &Shared,
     row: Claimed,
@@ -415,6 +420,7 @@ async fn call(
     route: &Route,
     attempt: Recorded,
     granted_at: Instant,
+    answered: &metrics::Counter,
 ) {
     let disposition = if shared.opt_outs.contains(row.workspace_id, &row.to_phone) {
         // The last look: a STOP that committed since the claim. Recorded, never called.
@@ -449,10 +455,12 @@ async fn call(
         _ => shared.breakers.success(number.account),
     }
     if !matches!(disposition, Disposition::Withheld | Disposition::Held { .. }) {
-        let code = disposition.error_code().map_or_else(|| "none".to_owned(), |c| c.to_string());
-        metrics::counter!("switchboard_engine_calls_total", "number" => number.e164.clone(),
-            "account" => number.account.to_string(), "error_code" => code)
-        .increment(1);
+        match disposition.error_code() {
+            None => answered.increment(1),
+            Some(code) => metrics::counter!("switchboard_engine_calls_total", "number" => number.e164.clone(),
+                "account" => number.account.to_string(), "error_code" => code.to_string())
+            .increment(1),
+        }
     }
     finish(shared, row, number, (attempt.id, attempt.at), disposition).await;
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::PgConnection;
+use sqlx::PgPool;
 use uuid::Uuid;
 
 #[cfg(test)]
@@ -90,31 +90,33 @@ fn cents(x: f64) -> f64 {
 
 /// Plans every audience lead of `campaign` and asks the gate about each message at `now`.
 pub async fn preview(
-    conn: &mut PgConnection,
+    db: &PgPool,
     ws: WorkspaceId,
     campaign: &Campaign,
     now: DateTime<Utc>,
     page: &PageRequest,
 ) -> sqlx::Result<Preview> {
-    let setting = Setting::load(conn, ws, campaign, now).await?;
+    let mut conn = db.acquire().await?;
+    let setting = Setting::load(&mut conn, ws, campaign, now).await?;
     let mut plans: Vec<Plan> = Vec::new();
     let mut after = None;
     loop {
-        let leads = campaign.audience.0.leads_page(conn, ws, after, BATCH).await?;
+        let leads = campaign.audience.0.leads_page(&mut conn, ws, after, BATCH).await?;
         let Some(last) = leads.last() else { break };
         after = Some(last.id);
         let phones: Vec<String> = leads.iter().map(|l| l.phone.clone()).collect();
-        let history = History::load(conn, ws, &phones, &setting.pool).await?;
+        let history = History::load(&mut conn, ws, &phones, &setting.pool).await?;
         plans.extend(leads.iter().map(|l| setting.plan(l, &history)));
     }
-    let verdicts = verdicts(conn, ws, campaign, &plans, now).await?;
+    drop(conn);
+    let verdicts = verdicts(db, ws, campaign, &plans, now).await?;
     Ok(summarize(plans, verdicts, page))
 }
 
 /// The verdict of each plan: planning's skip reason, else the gate's (`screen_sends`, the claim's
 /// `judge_send` for all messages at once; NULL → `send`).
 async fn verdicts(
-    conn: &mut PgConnection,
+    db: &PgPool,
     ws: WorkspaceId,
     campaign: &Campaign,
     plans: &[Plan],
@@ -131,7 +133,7 @@ async fn verdicts(
         pair_days: campaign.retext_pair_days,
         at: now,
     };
-    let mut gate = screen(conn, ws, &messages, rules).await?.into_iter();
+    let mut gate = screen(db, ws, &messages, rules).await?.into_iter();
     Ok(plans
         .iter()
         .map(|p| match &p.outcome {

@@ -4,8 +4,10 @@
 //! The campaign preview screens every planned message so; `tests/send_verdict.rs` proves the
 //! two functions give the same verdict for every combination of inputs.
 
+use std::ops::Range;
+
 use chrono::{DateTime, NaiveTime, Utc};
-use sqlx::{Connection, PgConnection};
+use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::WorkspaceId;
 use crate::windows::LocalWindow;
@@ -56,25 +58,56 @@ pub struct Rules {
     pub at: DateTime<Utc>,
 }
 
+/// Lists of at least this many messages are screened in parts, each on its own connection, at
+/// most [`MAX_PARTS`] at once: one statement runs on one PostgreSQL core, and a list's verdicts
+/// are independent of each other.
+const MIN_PART: usize = 10_000;
+const MAX_PARTS: usize = 4;
+
 /// The gate's verdict for each message, in the order given: a reason, or `None` to send.
 ///
-/// In its own transaction with three planner settings, all measured on 100k messages against
-/// 10M recipients' history (docs/benchmarks.md, "Cooldown gate"): JIT off, because compiling
-/// the statement took ~0.5 s and its time goes to index probes, not expressions; the prepared
-/// statement's generic plan, because a custom plan re-plans around the arrays' values on every
-/// call (the generic plan is safe here: the histories are probed per message whatever the
-/// planner guesses, and the suppression joins are hashed or probed by the tables' sizes); and
-/// 64 MB of sort memory, because the two sorts of 100k messages (by phone key, then back into
-/// order) spilled to disk at the default 4 MB, ~0.1 s.
+/// A long list is cut into parts screened concurrently ([`MIN_PART`]); each part is one
+/// statement in its own transaction with three planner settings, all measured on 100k messages
+/// against 10M recipients' history (docs/benchmarks.md, "Cooldown gate"): JIT off, because
+/// compiling the statement took ~0.5 s and its time goes to index probes, not expressions; the
+/// prepared statement's generic plan, because a custom plan re-plans around the arrays' values
+/// on every call (the generic plan is safe here: the histories are probed per message whatever
+/// the planner guesses, and the suppression joins are hashed or probed by the tables' sizes);
+/// and 64 MB of sort memory, because the two sorts of 100k messages (by phone key, then back
+/// into order) spilled to disk at the default 4 MB, ~0.1 s.
 pub async fn screen(
+    db: &PgPool,
+    ws: WorkspaceId,
+    messages: &Screening,
+    rules: Rules,
+) -> sqlx::Result<Vec<Option<String>>> {
+    let parts = (messages.len() / MIN_PART).clamp(1, MAX_PARTS);
+    let part_len = messages.len().div_ceil(parts).max(1);
+    let screened = (0..messages.len()).step_by(part_len).map(|start| async move {
+        let mut conn = db.acquire().await?;
+        screen_part(&mut conn, ws, messages, start..(start + part_len).min(messages.len()), rules).await
+    });
+    Ok(futures_util::future::try_join_all(screened).await?.into_iter().flatten().collect())
+}
+
+/// [`screen`] in one statement on `conn`, however long the list.
+pub async fn screen_on(
     conn: &mut PgConnection,
     ws: WorkspaceId,
     messages: &Screening,
     rules: Rules,
 ) -> sqlx::Result<Vec<Option<String>>> {
-    if messages.is_empty() {
-        return Ok(Vec::new());
-    }
+    screen_part(conn, ws, messages, 0..messages.len(), rules).await
+}
+
+/// The verdicts of `messages[part]`, in one statement.
+async fn screen_part(
+    conn: &mut PgConnection,
+    ws: WorkspaceId,
+    messages: &Screening,
+    part: Range<usize>,
+    rules: Rules,
+) -> sqlx::Result<Vec<Option<String>>> {
     let mut tx = conn.begin().await?;
     sqlx::query(
         "SELECT set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true), \
@@ -86,14 +119,14 @@ pub async fn screen(
         "SELECT s.verdict FROM screen_sends($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) s ORDER BY s.ord",
     )
     .bind(ws)
-    .bind(&messages.to_phones)
-    .bind(&messages.to_keys)
-    .bind(&messages.from_numbers)
-    .bind(&messages.time_zones)
-    .bind(&messages.window_days)
-    .bind(&messages.window_starts)
-    .bind(&messages.window_ends)
-    .bind(&messages.max_per_24h)
+    .bind(&messages.to_phones[part.clone()])
+    .bind(&messages.to_keys[part.clone()])
+    .bind(&messages.from_numbers[part.clone()])
+    .bind(&messages.time_zones[part.clone()])
+    .bind(&messages.window_days[part.clone()])
+    .bind(&messages.window_starts[part.clone()])
+    .bind(&messages.window_ends[part.clone()])
+    .bind(&messages.max_per_24h[part])
     .bind(rules.step)
     .bind(rules.recipient_days)
     .bind(rules.pair_days)

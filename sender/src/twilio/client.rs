@@ -25,7 +25,7 @@ use rustls_platform_verifier::BuilderVerifierExt as _;
 use url::Url;
 
 use super::outcome::{RetryReason, SendOutcome};
-use super::resource::{ErrorBody, MessagePage, MessageResource};
+use super::resource::{Created, ErrorBody, MessagePage, MessageResource};
 use crate::phone::E164;
 
 pub const TWILIO_BASE_URL: &str = "https://api.twilio.com";
@@ -252,8 +252,8 @@ impl TwilioClient {
             Err(e) => return transport_outcome(&e),
         };
         if answer.status == StatusCode::CREATED || answer.status == StatusCode::OK {
-            return match serde_json::from_slice::<MessageResource>(&answer.body) {
-                Ok(resource) => SendOutcome::Accepted(Box::new(resource)),
+            return match serde_json::from_slice::<Created>(&answer.body) {
+                Ok(created) => SendOutcome::Accepted(created),
                 // Twilio said yes but the body is unreadable: it may well have been accepted.
                 Err(_) => SendOutcome::Retryable {
                     reason: RetryReason::ServerError(answer.status.as_u16()),

@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use super::resource::{ErrorBody, MessageResource};
+use super::resource::{Created, ErrorBody};
 
 /// The result of one create-message call, classified for the engine.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SendOutcome {
     /// Twilio accepted it (201).
-    Accepted(Box<MessageResource>),
+    Accepted(Created),
     /// This recipient can never be texted this way: invalid (21211), not mobile (21614),
     /// outside geo permissions (21408), unroutable (21612). Suppress the recipient for good.
     RecipientPermanent { code: i64, message: String },

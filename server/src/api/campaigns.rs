@@ -446,5 +446,6 @@ pub async fn preview(
     let page = page_of(q)?;
     let mut conn = state.db.acquire().await?;
     let campaign = campaigns::get(&mut conn, member.workspace_id, campaign_id).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(preview::preview(&mut conn, member.workspace_id, &campaign, Utc::now(), &page).await?))
+    drop(conn);
+    Ok(Json(preview::preview(&state.db, member.workspace_id, &campaign, Utc::now(), &page).await?))
 }

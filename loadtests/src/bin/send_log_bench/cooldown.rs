@@ -217,7 +217,9 @@ pub async fn run(pool: &PgPool, args: &Args) -> anyhow::Result<()> {
     // `judge_send` is how the claim asks (migration 0011): a table function in FROM, inlined into
     // the statement; the scalar forms start an executor per recipient. `screen_sends` (0015) is
     // how the preview asks, through the preview's own function (JIT off, generic plan); JIT off
-    // for `judge_send` too shows how much of the difference is JIT's.
+    // for `judge_send` too shows how much of the difference is JIT's; `screen_sends` is the
+    // statement on one connection, `screen_sends_parts` the list cut into parts screened
+    // concurrently, as the preview does.
     // `pair_key_floor` is the floor the screening stands on: one index-only probe of the pair key
     // per recipient, in phone-key order, nothing else.
     let rounds = [
@@ -227,9 +229,11 @@ pub async fn run(pool: &PgPool, args: &Args) -> anyhow::Result<()> {
         ("judge_send", true, &sorted),
         ("judge_send", false, &sorted),
         ("screen_sends", false, &sorted),
+        ("screen_sends_parts", false, &sorted),
         ("judge_send", true, &shuffled),
         ("judge_send", false, &shuffled),
         ("screen_sends", false, &shuffled),
+        ("screen_sends_parts", false, &shuffled),
     ];
     // One moment for every screening, so all of them answer the same question.
     let at = Utc::now();
@@ -238,9 +242,12 @@ pub async fn run(pool: &PgPool, args: &Args) -> anyhow::Result<()> {
         let t = Instant::now();
         let counts = if *function == "pair_key_floor" {
             pair_key_floor(&mut conn, ws, input).await?
-        } else if *function == "screen_sends" {
+        } else if let Some(parts) = function.strip_prefix("screen_sends") {
             let rules = Rules { step: 0, recipient_days: 30, pair_days: 90, at };
-            let verdicts = screen::screen(&mut conn, ws, &input.messages, rules).await?;
+            let verdicts = match parts {
+                "_parts" => screen::screen(pool, ws, &input.messages, rules).await?,
+                _ => screen::screen_on(&mut conn, ws, &input.messages, rules).await?,
+            };
             let mut counts = std::collections::BTreeMap::new();
             for v in verdicts {
                 *counts.entry(v.unwrap_or_else(|| "send".to_owned())).or_insert(0i64) += 1;
