@@ -9,6 +9,10 @@ mod common;
 
 use common::TestDb;
 use sqlx::PgPool;
+use switchboard_sender::WorkspaceId;
+use switchboard_sender::plan::key_of;
+use switchboard_sender::plan::screen::{self, Rules, Screening};
+use switchboard_sender::windows::LocalWindow;
 
 /// Workspace a's phones +1415555010N for N = 0..9 in various states; workspace b has one range.
 async fn suppressions_and_history(pool: &PgPool) {
@@ -125,6 +129,35 @@ async fn set_screening_answers_exactly_as_judge_send() {
     assert_eq!(rows, 3 * 12 * 3 * 2 * 4 * 2 * 2 * 3 * 2 * 2, "one row per message, none lost or doubled");
     assert_eq!(differ, 0, "screen_sends answers each message as judge_send does");
     assert_eq!(seen, EVERY_REASON, "every reason is exercised");
+}
+
+/// A list long enough to be screened in parts, concurrently on several connections (the
+/// preview's `plan::screen::screen`), gets exactly the verdicts, in the same order, that one
+/// statement gives it (`screen_on`): fails if a part is lost, doubled or put back out of place.
+#[tokio::test]
+async fn a_list_screened_in_parts_answers_as_one_statement() {
+    let db = TestDb::fresh().await;
+    let pool = db.pool().await;
+    suppressions_and_history(&pool).await;
+    let ws = WorkspaceId("00000000-0000-0000-0000-00000000000a".parse().unwrap());
+    let mut messages = Screening::default();
+    // The fixture's 12 phones (stepped by 7, so neighbours differ), two senders and three daily
+    // limits: the verdicts vary from message to message, so a part out of place would show.
+    // 35,011 messages make three parts of unequal length.
+    for i in 0..35_011_i64 {
+        let to = format!("+{}", 14155550099 + (i * 7) % 12);
+        let from = ["+12015550100", "+12015550101"][(i % 2) as usize];
+        let window = LocalWindow { days: 127, start: "08:00".parse().unwrap(), end: "21:00".parse().unwrap() };
+        messages.push(&to, key_of(&to), from, "America/New_York", window, [None, Some(2), Some(3)][(i % 3) as usize]);
+    }
+    let rules = Rules { step: 0, recipient_days: 30, pair_days: 90, at: "2026-06-09T16:00:00Z".parse().unwrap() };
+    let in_parts = screen::screen(&pool, ws, &messages, rules).await.unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let in_one = screen::screen_on(&mut conn, ws, &messages, rules).await.unwrap();
+    assert_eq!(in_parts.len(), messages.len());
+    assert!(in_parts == in_one, "the parts' verdicts differ from one statement's");
+    let kinds: std::collections::BTreeSet<_> = in_one.iter().collect();
+    assert!(kinds.len() >= 6, "the list exercises the reasons: {kinds:?}");
 }
 
 /// The retext cooldowns are answered from the pair key alone (migration 0022): the key carries

@@ -67,7 +67,8 @@ const MAX_PARTS: usize = 4;
 /// The gate's verdict for each message, in the order given: a reason, or `None` to send.
 ///
 /// A long list is cut into parts screened concurrently ([`MIN_PART`]); each part is one
-/// statement in its own transaction with three planner settings, all measured on 100k messages
+/// statement in its own transaction (so its own snapshot: a suppression committed meanwhile may
+/// show in some parts only, as it would a moment later in all) with three planner settings, all measured on 100k messages
 /// against 10M recipients' history (docs/benchmarks.md, "Cooldown gate"): JIT off, because
 /// compiling the statement took ~0.5 s and its time goes to index probes, not expressions; the
 /// prepared statement's generic plan, because a custom plan re-plans around the arrays' values

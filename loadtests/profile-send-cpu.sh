@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# CPU a message, per process, of the engine's send path: for each binary given, in turn (ROUNDS
+# times, alternating, so a box that slows down over the hour weighs on every build alike), a short
+# `bench-send.sh` run, and in its callbacks-off run a WINDOW-second window measured from /proc:
+# the CPU time of the engine (`switchboard serve`), the simulator and all of PostgreSQL, each
+# divided by the simulator's count of creates in the window. Throughput on this shared 2-core box
+# swings by ±20% run to run; CPU a message is what separates two builds of the engine.
+#
+#   loadtests/profile-send-cpu.sh OLD_BINARY NEW_BINARY   # ROUNDS=2 WINDOW=15 PORT=4029
+#
+# Build each binary with `cargo build --release -p switchboard` at its commit and copy it out.
+# Prints one line per run; docs/benchmarks.md is left as it was (bench-send.sh rewrites its
+# section, which is put back).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+: "${ROUNDS:=2}" "${WINDOW:=15}" "${PORT:=4029}"
+[ $# -ge 1 ] || { echo "usage: $0 BINARY [BINARY ...]" >&2; exit 2; }
+for b in "$@"; do [ -x "$b" ] || { echo "$b is not an executable file" >&2; exit 2; }; done
+docs="$(mktemp)"; cp docs/benchmarks.md "$docs"
+trap 'cp "$docs" docs/benchmarks.md; rm -f "$docs"' EXIT
+
+ticks() { # the user+system clock ticks of the given pids, summed
+  local t=0 p
+  for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat") )); done
+  echo "$t"
+}
+creates() { curl -s "http://127.0.0.1:$PORT/sim/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["accepted"])'; }
+
+for round in $(seq "$ROUNDS"); do
+  for b in "$@"; do
+    log="$(mktemp)"
+    SWITCHBOARD_BIN="$b" DURATION=$(( WINDOW + 30 )) PORT="$PORT" loadtests/bench-send.sh >"$log" 2>&1 &
+    bench=$!
+    until app="$(pgrep -f ' serve$' | head -1)" && [ -n "$app" ]; do sleep 1; done
+    sleep 20 # the warm-up (10 s) and 10 s of sending
+    sim="$(pgrep -f ' sim --bind' | head -1)"
+    c0="$(creates)"; a0="$(ticks "$app")"; s0="$(ticks "$sim")"
+    # shellcheck disable=SC2046 # one pid per word
+    p0="$(ticks $(pgrep -x postgres))"
+    sleep "$WINDOW"
+    c1="$(creates)"; a1="$(ticks "$app")"; s1="$(ticks "$sim")"
+    # shellcheck disable=SC2046
+    p1="$(ticks $(pgrep -x postgres))"
+    wait "$bench" || { cat "$log"; exit 1; }
+    python3 - "$b" "$round" "$(getconf CLK_TCK)" "$WINDOW" "$c0" "$c1" "$a0" "$a1" "$s0" "$s1" "$p0" "$p1" "$log" <<'EOF'
+import re, sys
+b, rnd, hz, window = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+c0, c1, a0, a1, s0, s1, p0, p1 = map(int, sys.argv[5:13])
+n = c1 - c0
+us = lambda t: f"{t / hz * 1e6 / n:.1f} µs" if n else "n/a"
+bare = re.search(r"bare: (\d+)", open(sys.argv[13]).read())
+print(f"{b} round {rnd}: {n / window:,.0f} sends/s in the window (bare {bare.group(1) if bare else '?'}/s); "
+      f"a message: engine {us(a1 - a0)}, simulator {us(s1 - s0)}, PostgreSQL {us(p1 - p0)}")
+EOF
+    rm -f "$log"
+  done
+done
