@@ -66,16 +66,17 @@ const MAX_PARTS: usize = 4;
 
 /// The gate's verdict for each message, in the order given: a reason, or `None` to send.
 ///
-/// A long list is cut into parts screened concurrently ([`MIN_PART`]); each part is one
-/// statement in its own transaction (so its own snapshot: a suppression committed meanwhile may
-/// show in some parts only, as it would a moment later in all) with three planner settings, all measured on 100k messages
-/// against 10M recipients' history (docs/benchmarks.md, "Cooldown gate"): JIT off, because
-/// compiling the statement took ~0.5 s and its time goes to index probes, not expressions; the
-/// prepared statement's generic plan, because a custom plan re-plans around the arrays' values
-/// on every call (the generic plan is safe here: the histories are probed per message whatever
-/// the planner guesses, and the suppression joins are hashed or probed by the tables' sizes);
-/// and 64 MB of sort memory, because the two sorts of 100k messages (by phone key, then back
-/// into order) spilled to disk at the default 4 MB, ~0.1 s.
+/// A long list is cut into parts screened concurrently ([`MIN_PART`]). Each part is one
+/// statement in its own transaction, so its own snapshot: a suppression committed meanwhile may
+/// show in some parts only, as it would a moment later in all. Three planner settings, all
+/// measured on 100k messages against 10M recipients' history (docs/benchmarks.md, "Cooldown
+/// gate"): JIT off, because compiling the statement took ~0.5 s and its time goes to index
+/// probes, not expressions; the prepared statement's generic plan, because a custom plan
+/// re-plans around the arrays' values on every call (the generic plan is safe here: the
+/// histories are probed per message whatever the planner guesses, and the suppression joins are
+/// hashed or probed by the tables' sizes); and 64 MB of sort memory, because the two sorts of
+/// 100k messages (by phone key, then back into order) spilled to disk at the default 4 MB,
+/// ~0.1 s.
 pub async fn screen(
     db: &PgPool,
     ws: WorkspaceId,
@@ -109,6 +110,9 @@ async fn screen_part(
     part: Range<usize>,
     rules: Rules,
 ) -> sqlx::Result<Vec<Option<String>>> {
+    if part.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut tx = conn.begin().await?;
     sqlx::query(
         "SELECT set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true), \

@@ -37,6 +37,8 @@ pub struct MessageResource {
 pub struct Created {
     pub sid: String,
     pub status: String,
+    /// Not needed to record the send: an answer without it is still an acceptance.
+    #[serde(default)]
     pub num_segments: String,
 }
 
