@@ -8,6 +8,7 @@ use std::ops::Range;
 
 use chrono::{DateTime, NaiveTime, Utc};
 use sqlx::{Connection, PgConnection, PgPool};
+use tokio::sync::Semaphore;
 
 use crate::WorkspaceId;
 use crate::windows::LocalWindow;
@@ -64,6 +65,11 @@ pub struct Rules {
 const MIN_PART: usize = 10_000;
 const MAX_PARTS: usize = 4;
 
+/// Connections all screenings in this process hold at once, at most: a few large previews
+/// together take no more than this from the web pool (`server::db::WEB_POOL`, 20), which
+/// webhooks share. A part waits for a slot before it takes a connection.
+static SCREENING_SLOTS: Semaphore = Semaphore::const_new(8);
+
 /// The gate's verdict for each message, in the order given: a reason, or `None` to send.
 ///
 /// A long list is cut into parts screened concurrently ([`MIN_PART`]). Each part is one
@@ -86,6 +92,7 @@ pub async fn screen(
     let parts = (messages.len() / MIN_PART).clamp(1, MAX_PARTS);
     let part_len = messages.len().div_ceil(parts).max(1);
     let screened = (0..messages.len()).step_by(part_len).map(|start| async move {
+        let _slot = SCREENING_SLOTS.acquire().await.expect("the screening semaphore is never closed");
         let mut conn = db.acquire().await?;
         screen_part(&mut conn, ws, messages, start..(start + part_len).min(messages.len()), rules).await
     });
