@@ -210,3 +210,24 @@ async fn an_oversized_answer_is_not_read_whole() {
     );
     server.abort();
 }
+
+/// An acceptance is read for what the engine records (sid and status): a 201 whose resource
+/// lacks the other fields (segments, dates, prices...) is still an acceptance of that sid, not a
+/// retry of a message the carrier has taken.
+#[tokio::test]
+async fn an_acceptance_needs_only_its_sid_and_status() {
+    use axum::http::StatusCode;
+
+    let sid = format!("SM{}", "a".repeat(32));
+    let body = format!(r#"{{"sid":"{sid}","status":"queued","account_sid":"AC1"}}"#);
+    let app = axum::Router::new().fallback(move || async move { (StatusCode::CREATED, body) });
+    let sim = start(|_| {}).await;
+    let (ep, server) = carrier_at(&sim, app).await;
+    let outcome = client(2_000).create_message(&ep, &message(&sim, TO, "hi")).await;
+    let SendOutcome::Accepted(created) = &outcome else { panic!("{outcome:?}") };
+    assert_eq!(
+        (created.sid.as_str(), created.status.as_str(), created.num_segments.as_str()),
+        (sid.as_str(), "queued", "")
+    );
+    server.abort();
+}
