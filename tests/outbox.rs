@@ -12,9 +12,9 @@ use chrono::{Duration, Utc};
 use common::TestDb;
 use sqlx::PgPool;
 use switchboard_sender::compliance::suppression::{ConsentContext, OptOutSource, phone_key, record_opt_out};
-use switchboard_sender::inbound::{StatusCallback, receive_status};
+use switchboard_sender::inbound::{CallbackTarget, StatusCallback, receive_status};
 use switchboard_sender::outbox::{RowEnd, claim, forget_finished_claims, heartbeat, record_ends, recover_stale_claims};
-use switchboard_sender::send_log::{Attempt, ensure_partitions, record_attempt};
+use switchboard_sender::send_log::{Attempt, AttemptResult, ensure_partitions, record_attempt, record_results};
 use switchboard_sender::twilio::resource::MessageStatus;
 use switchboard_sender::{E164, WorkspaceId};
 use uuid::Uuid;
@@ -367,11 +367,12 @@ async fn claim_checks_probe_by_primary_key_after_the_queue_grows() {
     assert!(probes >= 4, "the checks probed the primary key ({probes} scans)");
 }
 
-/// Status callbacks find their outbox rows by sid and key whatever the outbox held when their
-/// statements first ran (planned at every execution, like the claim checks above): the session
-/// asks for generic plans, a callback is applied with one row in the outbox, 20,000 sent rows are
-/// added, and the next callback's transaction must read no row by scanning the outbox. (Before,
-/// with the plans kept: two scans, 40,006 rows read for one callback.)
+/// A campaign message's status callback names its outbox row and attempt (`CallbackTarget`, from
+/// its URL) and lands by primary key whatever the outbox held when its statements first ran
+/// (planned at every execution, like the claim checks above): the session asks for generic
+/// plans, a callback is applied with one row in the outbox, 20,000 sent rows are added, and the
+/// next callback's transaction must read no row by scanning the outbox. (Before, with the plans
+/// kept: two scans, 40,006 rows read for one callback.)
 #[tokio::test]
 async fn status_callbacks_find_outbox_rows_by_key_after_the_outbox_grows() {
     let db = TestDb::fresh().await;
@@ -384,27 +385,112 @@ async fn status_callbacks_find_outbox_rows_by_key_after_the_outbox_grows() {
         .await
         .unwrap();
     sqlx::query("ANALYZE outbox").execute(&mut *conn).await.unwrap();
-    let delivered =
-        |sid: String| StatusCallback { sid, status: MessageStatus::Delivered, error_code: None, raw_dlr_done: None };
-    let first: String = sqlx::query_scalar("SELECT sid FROM outbox").fetch_one(&mut *conn).await.unwrap();
+    let first: i64 = sqlx::query_scalar("SELECT last_value FROM outbox_id_seq").fetch_one(&mut *conn).await.unwrap();
     let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
-    assert!(receive_status(&mut tx, ws, &delivered(first)).await.unwrap());
+    assert!(receive_status(&mut tx, ws, &delivered(first, Uuid::now_v7(), Utc::now())).await.unwrap());
     tx.commit().await.unwrap();
 
     add_rows(&mut conn, ws, campaign, "sent", 20_000).await;
 
+    // The newest row, read off its sequence (a scan here would count against the callback).
+    let later: i64 = sqlx::query_scalar("SELECT last_value FROM outbox_id_seq").fetch_one(&mut *conn).await.unwrap();
     let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
-    let later = delivered(format!("SM{:032}", 1_000_500));
-    assert!(receive_status(&mut tx, ws, &later).await.unwrap());
-    let (status, table_reads): (Option<String>, i64) = sqlx::query_as(
-        "SELECT (SELECT status FROM outbox WHERE workspace_id = $1 AND sid = $2), \
-                pg_stat_get_xact_tuples_returned('outbox'::regclass)",
+    assert!(receive_status(&mut tx, ws, &delivered(later, Uuid::now_v7(), Utc::now())).await.unwrap());
+    let table_reads: i64 = sqlx::query_scalar("SELECT pg_stat_get_xact_tuples_returned('outbox'::regclass)")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(table_reads < 100, "the callback scanned the outbox ({table_reads} rows read by scans)");
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM outbox WHERE id = $1").bind(later).fetch_one(&mut *conn).await.unwrap();
+    assert_eq!(status.as_deref(), Some("delivered"));
+}
+
+/// A "delivered" callback for outbox row `outbox_id`'s attempt (`attempt`, at `at`), sid
+/// `SM` + the row id.
+fn delivered(outbox_id: i64, attempt_id: Uuid, attempted_at: chrono::DateTime<Utc>) -> StatusCallback {
+    StatusCallback {
+        sid: format!("SM{outbox_id:032}"),
+        status: MessageStatus::Delivered,
+        error_code: None,
+        raw_dlr_done: None,
+        target: Some(CallbackTarget { outbox_id, attempt_id, attempted_at }),
+    }
+}
+
+/// The carrier can call back before the engine has written down its answer. The callback finds
+/// the claimed row by the key its URL names and moves its status, and its attempt's send-log
+/// row's; the engine's record that follows (the row's end and the attempt's result, "queued" as
+/// the create answered) keeps "delivered"; a late "sent" moves nothing back; delivered counts
+/// once.
+#[tokio::test]
+async fn a_callback_before_the_engines_record_is_kept_by_it() {
+    let db = TestDb::fresh().await;
+    let pool = PgPool::connect(&db.url).await.unwrap();
+    let (ws, campaign) = campaign_with(&pool, 1).await;
+    let mut conn = pool.acquire().await.unwrap();
+    ensure_partitions(&mut conn, Utc::now().date_naive() - Duration::days(1), 3).await.unwrap();
+    let row = claim(&mut conn, "w", 10, Utc::now()).await.unwrap().remove(0);
+    let attempt = row.attempt(None, Utc::now()).unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    record_attempt(&mut tx, ws, &attempt).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // The callback: stored, and applied to a row the engine still holds.
+    let early = delivered(row.id, attempt.id, attempt.at);
+    let mut tx = pool.begin().await.unwrap();
+    assert!(receive_status(&mut tx, ws, &early).await.unwrap());
+    tx.commit().await.unwrap();
+    let read = |sql: &'static str| {
+        let pool = pool.clone();
+        async move { sqlx::query_as::<_, (String, Option<String>)>(sql).fetch_one(&pool).await.unwrap() }
+    };
+    let outbox = "SELECT state, status FROM outbox";
+    let log = "SELECT state, status FROM send_log";
+    assert_eq!(read(outbox).await, ("queued".into(), Some("delivered".into())), "moved while claimed");
+    assert_eq!(read(log).await, ("calling".into(), Some("delivered".into())));
+
+    // The engine's record of the create's answer, as the recorder writes it.
+    let mut tx = pool.begin().await.unwrap();
+    let end = RowEnd {
+        workspace: ws,
+        id: row.id,
+        state: "sent",
+        sid: Some(early.sid.clone()),
+        error_code: None,
+        not_before: Utc::now(),
+        account: None,
+        attempt: Some(attempt.id),
+        attempted_at: attempt.at,
+    };
+    assert_eq!(record_ends(&mut tx, "w", Utc::now(), &[end]).await.unwrap(), 1);
+    let result = AttemptResult {
+        workspace: ws,
+        attempted_at: attempt.at,
+        id: attempt.id,
+        state: "accepted",
+        sid: Some(early.sid.clone()),
+        status: Some("queued".into()),
+        error_code: None,
+    };
+    record_results(&mut tx, &[result]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(read(outbox).await, ("sent".into(), Some("delivered".into())));
+    assert_eq!(read(log).await, ("accepted".into(), Some("delivered".into())));
+
+    let sent = StatusCallback { status: MessageStatus::Sent, ..early.clone() };
+    let mut tx = pool.begin().await.unwrap();
+    assert!(receive_status(&mut tx, ws, &sent).await.unwrap(), "a new status, stored");
+    assert!(!receive_status(&mut tx, ws, &early).await.unwrap(), "a retry, not stored again");
+    tx.commit().await.unwrap();
+    assert_eq!(read(outbox).await, ("sent".into(), Some("delivered".into())), "never moved back");
+    let counted: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(n), 0)::bigint FROM campaign_stats WHERE campaign_id = $1 AND metric = 'delivered'",
     )
-    .bind(ws)
-    .bind(&later.sid)
-    .fetch_one(&mut *tx)
+    .bind(campaign)
+    .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(status.as_deref(), Some("delivered"));
-    assert!(table_reads < 100, "the callback scanned the outbox ({table_reads} rows read by scans)");
+    assert_eq!(counted, 1);
 }

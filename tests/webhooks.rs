@@ -161,12 +161,29 @@ async fn stop_start_and_help_are_handled_first_with_one_confirmation() {
 #[tokio::test]
 async fn malformed_webhooks_are_refused_with_a_reason() {
     let app = TestApp::spawn().await;
-    let (hook, _) = hooks(&app).await;
+    let (hook, status_hook) = hooks(&app).await;
     let (status, body) =
         hook.post(&inbound_params("SM000000000000000000000000000000b1", "not-a-phone", "hi"), TOKEN).await;
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_error(status, &body, StatusCode::BAD_REQUEST, "validation_failed");
     assert_eq!(body["field"], "From");
+    // A status callback whose URL names its campaign message badly (signed as it is: the
+    // signature covers the query), field by field.
+    let cb = [("AccountSid", SID), ("MessageSid", "SMb2"), ("MessageStatus", "delivered")];
+    let attempt = "0192f0c4a1b27c3d8e9f00112233aabb";
+    for (query, field) in [
+        (format!("o=x&a={attempt}&t=1"), "o"),
+        ("o=7&a=nope&t=1".to_owned(), "a"),
+        (format!("o=7&a={attempt}&t=soon"), "t"),
+        (format!("o=7&a={attempt}"), "t"),
+    ] {
+        let targeted = Webhook { base: status_hook.base.clone(), path: format!("{}?{query}", status_hook.path) };
+        let (status, body) = targeted.post(&cb, TOKEN).await;
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "validation_failed");
+        assert_eq!(body["field"], field, "{query}");
+    }
+    assert_eq!(count(&app, "status_callbacks").await, 0);
     let ws = app.workspace_id("demo").await;
     let ghost = Webhook {
         base: app.base().to_owned(),

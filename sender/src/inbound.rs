@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::compliance::keywords::{ReplyIntent, classify_reply};
 use crate::compliance::suppression::{ConsentContext, OptOutSource, record_opt_in, record_opt_out};
+use crate::field_error::FieldError;
 use crate::ids::WorkspaceId;
 use crate::phone::E164;
 use crate::stats;
@@ -147,6 +148,64 @@ pub struct StatusCallback {
     pub status: MessageStatus,
     pub error_code: Option<i32>,
     pub raw_dlr_done: Option<String>,
+    /// The campaign message it is about, from its URL; None for other messages (the inbox's).
+    pub target: Option<CallbackTarget>,
+}
+
+/// The campaign message a status callback is about: its outbox row and the attempt (send-log
+/// row) that created it. The engine puts it in each message's StatusCallback URL
+/// ([`CallbackTarget::url`]), Twilio signs the whole URL and the webhook reads it back
+/// ([`CallbackTarget::from_query`]), so a callback finds both rows by primary key: no index on
+/// the sid is needed (migration 0023), and a callback that arrives before the engine has
+/// recorded the answer finds its row all the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallbackTarget {
+    pub outbox_id: i64,
+    pub attempt_id: Uuid,
+    /// The attempt's time, to the microsecond as PostgreSQL stores it (the send log's partition
+    /// key).
+    pub attempted_at: DateTime<Utc>,
+}
+
+impl CallbackTarget {
+    /// `base` with this target as its query: `?o=<outbox id>&a=<attempt id>&t=<µs since 1970>`.
+    pub fn url(&self, base: &url::Url) -> url::Url {
+        let mut url = base.clone();
+        url.set_query(Some(&format!(
+            "o={}&a={}&t={}",
+            self.outbox_id,
+            self.attempt_id.simple(),
+            self.attempted_at.timestamp_micros()
+        )));
+        url
+    }
+
+    /// The target in a callback URL's query: None when it names none (a message the engine did
+    /// not send), an error naming the parameter when it names one badly.
+    pub fn from_query(query: Option<&str>) -> Result<Option<Self>, FieldError> {
+        let (mut o, mut a, mut t) = (None, None, None);
+        for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            match &*name {
+                "o" => o = Some(value),
+                "a" => a = Some(value),
+                "t" => t = Some(value),
+                _ => {}
+            }
+        }
+        if (&o, &a, &t) == (&None, &None, &None) {
+            return Ok(None);
+        }
+        let missing = |name: &'static str| FieldError::new(name, format!("{name} is required with o, a and t"));
+        let outbox_id = o.ok_or_else(|| missing("o"))?;
+        let outbox_id = outbox_id.parse().map_err(|_| FieldError::new("o", "o must be an outbox row id"))?;
+        let attempt_id = a.ok_or_else(|| missing("a"))?;
+        let attempt_id = Uuid::try_parse(&attempt_id).map_err(|_| FieldError::new("a", "a must be an attempt id"))?;
+        let micros: i64 =
+            t.ok_or_else(|| missing("t"))?.parse().map_err(|_| FieldError::new("t", "t must be microseconds"))?;
+        let attempted_at =
+            DateTime::from_timestamp_micros(micros).ok_or_else(|| FieldError::new("t", "t is out of range"))?;
+        Ok(Some(Self { outbox_id, attempt_id, attempted_at }))
+    }
 }
 
 /// How far along a status is; a message never moves to a lower rank (a final status never
@@ -195,13 +254,14 @@ pub async fn receive_statuses(
         batch.iter().map(|(w, c)| unclaimed.remove(&(*w, c.sid.clone(), c.status.as_str().to_owned()))).collect();
     let new: Vec<(WorkspaceId, StatusCallback)> =
         batch.iter().zip(&fresh).filter(|(_, f)| **f).map(|(item, _)| item.clone()).collect();
-    advance_messages(tx, &new).await?;
-    advance_outbox(tx, &new).await?;
+    let (campaign, conversation): (Vec<_>, Vec<_>) = new.into_iter().partition(|(_, c)| c.target.is_some());
+    advance_messages(tx, &conversation).await?;
+    advance_outbox(tx, &campaign).await?;
     Ok(fresh)
 }
 
-/// How long a status callback is kept. Twilio retries a callback for minutes, and an early one
-/// (its sid not yet recorded by the engine) waits seconds; a week covers both with room. A
+/// How long a status callback is kept. Twilio retries a callback for minutes; a week covers that
+/// with room. A
 /// duplicate arriving after that is stored and applied again, harmlessly: a status only moves
 /// forward and a final one counts once (`advance_outbox`).
 pub const STATUS_CALLBACK_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(7);
@@ -235,7 +295,8 @@ fn furthest(callbacks: &[(WorkspaceId, StatusCallback)]) -> Vec<(WorkspaceId, &S
     best.into_iter().map(|((w, _), cb)| (w, cb)).collect()
 }
 
-/// Conversation messages (replies and confirmations we sent) move forward only.
+/// Conversation messages (replies and confirmations we sent: callbacks without a target) move
+/// forward only.
 async fn advance_messages(tx: &mut PgConnection, callbacks: &[(WorkspaceId, StatusCallback)]) -> sqlx::Result<()> {
     let best = furthest(callbacks);
     if best.is_empty() {
@@ -278,44 +339,46 @@ async fn advance_messages(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Stat
     Ok(())
 }
 
-/// Campaign messages' callbacks: the outbox row's status and the send log move forward only, a
-/// final status counts once (delivered or undelivered), 30007 (carrier filtering) marks the
+/// Campaign messages' callbacks, found by the outbox row and attempt their URL names
+/// ([`CallbackTarget`]): the outbox row's status and its attempt's send-log row move forward only,
+/// a final status counts once (delivered or undelivered), 30007 (carrier filtering) marks the
 /// sending number's health and 30006 (landline) makes the recipient undeliverable.
+///
+/// A callback may arrive before the engine has recorded the carrier's answer (the carrier can be
+/// faster than our write): it finds the row claimed and moves its status all the same, and the
+/// engine's record keeps it (`outbox::record_ends`, `send_log::record_results`). Both sides lock
+/// the outbox rows first, in key order, then the send-log rows, so neither waits on the other in
+/// a cycle.
 async fn advance_outbox(tx: &mut PgConnection, callbacks: &[(WorkspaceId, StatusCallback)]) -> sqlx::Result<()> {
-    let best = furthest(callbacks);
+    let mut best: Vec<(WorkspaceId, CallbackTarget, &StatusCallback)> =
+        furthest(callbacks).into_iter().filter_map(|(w, c)| Some((w, c.target?, c))).collect();
     if best.is_empty() {
         return Ok(());
     }
-    // The engine records a sid moments after Twilio may already call back about it; both sides
-    // take these locks, so whichever commits second sees the other (see `apply_early_callbacks`).
-    lock_sids(tx, &best.iter().map(|(_, c)| c.sid.as_str()).collect::<Vec<_>>()).await?;
-    type Row = (WorkspaceId, i64, String, Uuid, Option<String>, String, String, Option<DateTime<Utc>>, Option<Uuid>);
+    best.sort_by_key(|(w, t, _)| (*w, t.outbox_id));
+    type Row = (WorkspaceId, i64, Uuid, Option<String>, String, String);
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT o.workspace_id, o.id, o.sid, o.campaign_id, o.status, o.from_number, o.to_phone, o.attempted_at, o.attempt_id \
-         FROM unnest($1::uuid[], $2::text[]) AS r(ws, sid) \
-         CROSS JOIN LATERAL (SELECT * FROM outbox o WHERE o.workspace_id = r.ws AND o.sid = r.sid FOR UPDATE) o",
+        "SELECT o.workspace_id, o.id, o.campaign_id, o.status, o.from_number, o.to_phone \
+         FROM unnest($1::uuid[], $2::bigint[]) WITH ORDINALITY AS r(ws, id, n) \
+         CROSS JOIN LATERAL (SELECT * FROM outbox o WHERE o.workspace_id = r.ws AND o.id = r.id FOR UPDATE) o \
+         ORDER BY r.n",
     )
     .persistent(false)
-    .bind(best.iter().map(|(w, _)| *w).collect::<Vec<_>>())
-    .bind(best.iter().map(|(_, c)| c.sid.as_str()).collect::<Vec<_>>())
+    .bind(best.iter().map(|(w, ..)| *w).collect::<Vec<_>>())
+    .bind(best.iter().map(|(_, t, _)| t.outbox_id).collect::<Vec<_>>())
     .fetch_all(&mut *tx)
     .await?;
-    let by_sid: std::collections::HashMap<(WorkspaceId, &str), &StatusCallback> =
-        best.iter().map(|(w, c)| ((*w, c.sid.as_str()), *c)).collect();
-    // Found by sid once, above; moved by primary key.
-    let mut moves: Vec<(WorkspaceId, i64, &StatusCallback)> = Vec::new();
-    let mut logged: Vec<(WorkspaceId, DateTime<Utc>, Uuid, &StatusCallback)> = Vec::new();
+    let by_row: std::collections::HashMap<(WorkspaceId, i64), (CallbackTarget, &StatusCallback)> =
+        best.iter().map(|(w, t, c)| ((*w, t.outbox_id), (*t, *c))).collect();
+    let mut moves: Vec<(WorkspaceId, CallbackTarget, &StatusCallback)> = Vec::new();
     let mut counts: std::collections::BTreeMap<WorkspaceId, Vec<(Uuid, &str, i64)>> = Default::default();
-    for (ws, id, sid, campaign, current, from, to, attempted_at, attempt) in &rows {
-        let Some(cb) = by_sid.get(&(*ws, sid.as_str())) else { continue };
+    for (ws, id, campaign, current, from, to) in &rows {
+        let Some((target, cb)) = by_row.get(&(*ws, *id)) else { continue };
         let old_rank = current.as_deref().and_then(MessageStatus::parse).map_or(0, status_rank);
         if status_rank(cb.status) <= old_rank {
             continue;
         }
-        moves.push((*ws, *id, cb));
-        if let (Some(at), Some(id)) = (attempted_at, attempt) {
-            logged.push((*ws, *at, *id, cb));
-        }
+        moves.push((*ws, *target, cb));
         let counted = match cb.status {
             MessageStatus::Delivered => Some(stats::metric::DELIVERED),
             MessageStatus::Undelivered | MessageStatus::Failed => Some(stats::metric::UNDELIVERED),
@@ -329,12 +392,9 @@ async fn advance_outbox(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Status
     if moves.is_empty() {
         return Ok(());
     }
-    let (ws, ids, statuses, codes) = (
-        moves.iter().map(|(w, ..)| *w).collect::<Vec<_>>(),
-        moves.iter().map(|(_, id, _)| *id).collect::<Vec<_>>(),
-        moves.iter().map(|(.., c)| c.status.as_str()).collect::<Vec<_>>(),
-        moves.iter().map(|(.., c)| c.error_code).collect::<Vec<_>>(),
-    );
+    let ws: Vec<WorkspaceId> = moves.iter().map(|(w, ..)| *w).collect();
+    let statuses: Vec<&str> = moves.iter().map(|(.., c)| c.status.as_str()).collect();
+    let codes: Vec<Option<i32>> = moves.iter().map(|(.., c)| c.error_code).collect();
     sqlx::query(
         "UPDATE outbox t SET status = r.status, error_code = coalesce(r.code, t.error_code), updated_at = now() \
          FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::int[]) AS r(ws, id, status, code) \
@@ -342,24 +402,24 @@ async fn advance_outbox(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Status
     )
     .persistent(false)
     .bind(&ws)
-    .bind(&ids)
+    .bind(moves.iter().map(|(_, t, _)| t.outbox_id).collect::<Vec<_>>())
     .bind(&statuses)
     .bind(&codes)
     .execute(&mut *tx)
     .await?;
-    // The send-log row of the attempt the outbox row names, by primary key (migration 0017: no
-    // index on the log's sid, so these updates stay on the row's page).
+    // The attempt's send-log row, by primary key (migration 0017: no index on the log's sid, so
+    // these updates stay on the row's page). Absent when its partition has been archived.
     sqlx::query(
         "UPDATE send_log t SET status = r.status, error_code = coalesce(r.code, t.error_code) \
          FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::text[], $5::int[]) AS r(ws, at, id, status, code) \
          WHERE t.workspace_id = r.ws AND t.attempted_at = r.at AND t.id = r.id",
     )
     .persistent(false)
-    .bind(logged.iter().map(|(w, ..)| *w).collect::<Vec<_>>())
-    .bind(logged.iter().map(|(_, at, ..)| *at).collect::<Vec<_>>())
-    .bind(logged.iter().map(|(_, _, id, _)| *id).collect::<Vec<_>>())
-    .bind(logged.iter().map(|(.., c)| c.status.as_str()).collect::<Vec<_>>())
-    .bind(logged.iter().map(|(.., c)| c.error_code).collect::<Vec<_>>())
+    .bind(&ws)
+    .bind(moves.iter().map(|(_, t, _)| t.attempted_at).collect::<Vec<_>>())
+    .bind(moves.iter().map(|(_, t, _)| t.attempt_id).collect::<Vec<_>>())
+    .bind(&statuses)
+    .bind(&codes)
     .execute(&mut *tx)
     .await?;
     for (workspace, adds) in &counts {
@@ -400,45 +460,6 @@ async fn carrier_verdict(
         _ => {}
     }
     Ok(())
-}
-
-/// Locks the sids the engine is about to record (the same per-sid lock callbacks take).
-pub async fn lock_sids(tx: &mut PgConnection, sids: &[&str]) -> sqlx::Result<()> {
-    if !sids.is_empty() {
-        let mut sorted = sids.to_vec();
-        sorted.sort_unstable();
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended(s, 0)) FROM unnest($1::text[]) AS s")
-            .bind(&sorted)
-            .execute(tx)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Applies status callbacks that arrived before the engine recorded their sid (the carrier can
-/// be faster than our write). Call after [`lock_sids`] and the outbox update, in that transaction.
-pub async fn apply_early_callbacks(tx: &mut PgConnection, workspace: WorkspaceId, sids: &[&str]) -> sqlx::Result<()> {
-    if sids.is_empty() {
-        return Ok(());
-    }
-    let early: Vec<(String, String, Option<i32>)> = sqlx::query_as(
-        "SELECT c.sid, c.status, c.error_code FROM unnest($2::text[]) AS s(sid) \
-         CROSS JOIN LATERAL (SELECT * FROM status_callbacks c WHERE c.workspace_id = $1 AND c.sid = s.sid) c \
-         ORDER BY c.received_at",
-    )
-    .persistent(false)
-    .bind(workspace)
-    .bind(sids)
-    .fetch_all(&mut *tx)
-    .await?;
-    let early: Vec<(WorkspaceId, StatusCallback)> = early
-        .into_iter()
-        .filter_map(|(sid, status, error_code)| {
-            let status = MessageStatus::parse(&status)?;
-            Some((workspace, StatusCallback { sid, status, error_code, raw_dlr_done: None }))
-        })
-        .collect();
-    advance_outbox(tx, &early).await
 }
 
 #[cfg(test)]

@@ -246,7 +246,9 @@ pub struct RowEnd {
 
 /// Applies `ends` to the rows `worker` still holds a claim on (by primary key, through
 /// [`by_key`]); rows that moved on meanwhile (recovered by another instance) are left alone.
-/// A row going back to the queue loses its claim.
+/// A row going back to the queue loses its claim. A sent row that already has a status heard
+/// it from a status callback faster than this write (`inbound::advance_outbox`): its status
+/// and error code are kept.
 pub async fn record_ends(
     conn: &mut PgConnection,
     worker: &str,
@@ -272,7 +274,8 @@ pub async fn record_ends(
              $7::uuid[], $10::uuid[], $11::timestamptz[]) AS r(ws, id, state, sid, code, not_before, account, attempt, at) \
            CROSS JOIN LATERAL ({probe}) p \
            WHERE {claimed} AND p.claimed_by = $9) \
-         UPDATE outbox o SET state = r.state, sid = coalesce(r.sid, o.sid), error_code = r.code, \
+         UPDATE outbox o SET state = r.state, sid = coalesce(r.sid, o.sid), \
+           error_code = CASE WHEN r.state = 'sent' AND o.status IS NOT NULL THEN o.error_code ELSE r.code END, \
            account_id = coalesce(r.account, o.account_id), \
            attempt_id = coalesce(r.attempt, o.attempt_id), \
            attempted_at = CASE WHEN r.attempt IS NULL THEN o.attempted_at ELSE r.at END, \

@@ -133,7 +133,8 @@ pub struct Plan {
 /// What the database knows about one batch's recipients.
 #[derive(Debug, Default)]
 pub struct History {
-    /// Phone → our number already talking to it (a conversation first, else the latest outbox row).
+    /// Phone → our number already talking to it: a conversation first, else the pair we texted
+    /// last (`pair_history`), else a row still queued for it in another campaign.
     pub sticky: HashMap<String, String>,
     /// Phones we have texted before (a `pair_history` row from any of our numbers): no opt-out
     /// language for them.
@@ -153,8 +154,11 @@ impl History {
                SELECT their_number AS their, our_number AS ours, 0 AS rank, last_message_at AS at FROM conversations \
                WHERE workspace_id = $1 AND their_number = ANY($2) AND our_number = ANY($3) \
                UNION ALL \
-               SELECT to_phone, from_number, 1, updated_at FROM outbox \
-               WHERE workspace_id = $1 AND to_phone = ANY($2) AND from_number = ANY($3)) s \
+               SELECT their_number, our_number, 1, last_sent_at FROM pair_history \
+               WHERE workspace_id = $1 AND their_number = ANY($2) AND our_number = ANY($3) \
+               UNION ALL \
+               SELECT to_phone, from_number, 2, updated_at FROM outbox \
+               WHERE workspace_id = $1 AND to_phone = ANY($2) AND from_number = ANY($3) AND state = 'queued') s \
              ORDER BY their, rank, at DESC",
         )
         .bind(ws)

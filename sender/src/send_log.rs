@@ -255,7 +255,9 @@ pub struct AttemptResult {
 }
 
 /// Applies a batch of results to their send-log rows by primary key, in one UPDATE over UNNEST
-/// arrays (the partition key is in the key, so each row is found in its day's partition).
+/// arrays (the partition key is in the key, so each row is found in its day's partition). A
+/// status or error code already on the row came from a status callback that beat the result
+/// (`inbound::advance_outbox`) and is kept: it is the later news.
 pub async fn record_results(conn: &mut PgConnection, results: &[AttemptResult]) -> sqlx::Result<()> {
     if results.is_empty() {
         return Ok(());
@@ -268,7 +270,8 @@ pub async fn record_results(conn: &mut PgConnection, results: &[AttemptResult]) 
     let statuses: Vec<Option<&str>> = results.iter().map(|r| r.status.as_deref()).collect();
     let codes: Vec<Option<i32>> = results.iter().map(|r| r.error_code).collect();
     sqlx::query(
-        "UPDATE send_log s SET state = r.state, sid = r.sid, status = r.status, error_code = r.code \
+        "UPDATE send_log s SET state = r.state, sid = r.sid, status = coalesce(s.status, r.status), \
+           error_code = coalesce(s.error_code, r.code) \
          FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::int[]) \
               AS r(ws, at, id, state, sid, status, code) \
          WHERE s.workspace_id = r.ws AND s.attempted_at = r.at AND s.id = r.id",

@@ -16,7 +16,7 @@ use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use switchboard_sender::compliance::{ReplyIntent, classify_reply};
-use switchboard_sender::inbound::{self, InboundMessage, InboundOutcome, StatusCallback};
+use switchboard_sender::inbound::{self, CallbackTarget, InboundMessage, InboundOutcome, StatusCallback};
 use switchboard_sender::twilio::resource::MessageStatus;
 use switchboard_sender::twilio::signature;
 use switchboard_sender::{E164, WorkspaceId, accounts};
@@ -202,7 +202,9 @@ fn escape_xml(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// A status callback: stored once, applied only when it moves the message forward.
+/// A status callback: stored once, applied only when it moves the message forward. A campaign
+/// message's callback URL names its outbox row and attempt (`?o=…&a=…&t=…`); a malformed one is
+/// a 400 naming the parameter.
 pub async fn status(
     State(state): State<AppState>,
     Path(path): Path<AccountPath>,
@@ -218,6 +220,8 @@ pub async fn status(
             .ok_or_else(|| ApiError::validation("MessageStatus", format!("unknown status {raw_status:?}")))?,
         error_code: signed.get("ErrorCode").and_then(|c| c.parse().ok()),
         raw_dlr_done: signed.get("RawDlrDoneDate").map(str::to_owned),
+        // Signed with the rest of the URL, so as trustworthy as the form.
+        target: CallbackTarget::from_query(uri.query()).map_err(ApiError::from)?,
     };
     let fresh = state.statuses.write(path.workspace_id, callback).await.map_err(|e| ApiError::Internal(e.into()))?;
     if !fresh {

@@ -101,7 +101,11 @@ async fn apply_ends(db: &PgPool, worker: &str, batch: &[Finished]) -> sqlx::Resu
     // First, before any row lock: the rows that queue a next step, their recipients locked
     // against a reply being stored meanwhile (see `follow_up`).
     let next_steps = follow_up::NextSteps::prepare(&mut tx, batch).await?;
-    let results: Vec<AttemptResult> = batch
+    // Rows in key order, the outbox's before the send log's: status callbacks lock them so too
+    // (`inbound::advance_outbox`), so the two never wait on each other in a cycle.
+    let mut ordered: Vec<&Finished> = batch.iter().collect();
+    ordered.sort_by_key(|f| (f.row.workspace_id, f.row.id));
+    let results: Vec<AttemptResult> = ordered
         .iter()
         .map(|f| AttemptResult {
             workspace: f.row.workspace_id,
@@ -123,11 +127,10 @@ async fn apply_ends(db: &PgPool, worker: &str, batch: &[Finished]) -> sqlx::Resu
             error_code: f.disposition.error_code().and_then(|c| i32::try_from(c).ok()),
         })
         .collect();
-    send_log::record_results(&mut tx, &results).await?;
 
     let mut ends = Vec::with_capacity(batch.len());
     let mut counters: BTreeMap<WorkspaceId, Vec<(Uuid, &str, i64)>> = BTreeMap::new();
-    for f in batch {
+    for f in ordered {
         let disposition = &f.disposition;
         let after = match disposition {
             Disposition::Retry { after, .. } | Disposition::Held { after } => *after,
@@ -152,20 +155,10 @@ async fn apply_ends(db: &PgPool, worker: &str, batch: &[Finished]) -> sqlx::Resu
             counters.entry(f.row.workspace_id).or_default().push((f.row.campaign_id, m, 1));
         }
     }
-    let new_sids: Vec<&str> = ends.iter().filter_map(|e| e.sid.as_deref()).collect();
-    crate::inbound::lock_sids(&mut tx, &new_sids).await?;
     outbox::record_ends(&mut tx, worker, now, &ends).await?;
+    send_log::record_results(&mut tx, &results).await?;
     for (workspace, adds) in &counters {
         stats::add_many(&mut tx, *workspace, adds).await?;
-    }
-    let mut sids_by_workspace: BTreeMap<WorkspaceId, Vec<&str>> = BTreeMap::new();
-    for end in &ends {
-        if let Some(sid) = &end.sid {
-            sids_by_workspace.entry(end.workspace).or_default().push(sid);
-        }
-    }
-    for (workspace, sids) in &sids_by_workspace {
-        crate::inbound::apply_early_callbacks(&mut tx, *workspace, sids).await?;
     }
     apply_compliance(&mut tx, batch).await?;
     next_steps.queue(&mut tx, now).await?;

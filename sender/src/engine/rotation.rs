@@ -4,6 +4,9 @@
 //! the recipient move: step 0, nothing sent (or possibly sent) and no conversation between that
 //! number and the recipient — the sticky sender is never broken once a recipient has heard
 //! from a number. (Attempts the carrier refused, like a 401, sent nothing and do not pin.)
+//! "Heard" is asked of the pair's history: its most recent attempts (`recent_sends`, found in
+//! the send log by the key's prefix, as `follow_up::on_reply` does), accepted, unknown or still
+//! calling.
 
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -32,9 +35,11 @@ pub(super) async fn reroute_tripped(shared: &Shared, conn: &mut PgConnection) ->
            JOIN phone_numbers n ON n.workspace_id = o.workspace_id AND n.e164 = o.from_number \
            JOIN carrier_accounts a ON a.workspace_id = n.workspace_id AND a.id = n.account_id \
            WHERE o.state = 'queued' AND o.claimed_at IS NULL AND o.step = 0 AND (n.account_id = ANY ($1) OR a.status = 'failing') \
-             AND NOT EXISTS (SELECT 1 FROM outbox s WHERE s.workspace_id = o.workspace_id \
-                             AND s.to_phone = o.to_phone AND s.from_number = o.from_number \
-                             AND s.state IN ('sent', 'unknown')) \
+             AND NOT EXISTS (SELECT 1 FROM pair_history p CROSS JOIN LATERAL unnest(p.recent_sends) AS t(at) \
+                             JOIN send_log s ON s.workspace_id = p.workspace_id AND s.attempted_at = t.at \
+                               AND s.to_phone = p.their_number AND s.from_number = p.our_number \
+                             WHERE p.workspace_id = o.workspace_id AND p.their_number = o.to_phone \
+                               AND p.our_number = o.from_number AND s.state <> 'failed') \
              AND NOT EXISTS (SELECT 1 FROM conversations v WHERE v.workspace_id = o.workspace_id \
                              AND v.their_number = o.to_phone AND v.our_number = o.from_number) \
            LIMIT 5000 FOR UPDATE OF o SKIP LOCKED) \

@@ -22,6 +22,7 @@ use super::quota::{self, Cap};
 use super::recorder::Finished;
 use crate::accounts;
 use crate::ids::WorkspaceId;
+use crate::inbound::CallbackTarget;
 use crate::numbers::{WarmupSchedule, effective_daily_cap};
 use crate::outbox::{Claimed, Scope, claim_round};
 use crate::pacing::{Bucket, Take};
@@ -435,7 +436,9 @@ async fn call(
             from: Sender::Number(attempt.from),
             body: Some(row.body.clone()),
             media_urls: vec![],
-            status_callback: route.status_callback.clone(),
+            status_callback: route.status_callback.as_ref().map(|base| {
+                CallbackTarget { outbox_id: row.id, attempt_id: attempt.id, attempted_at: attempt.at }.url(base)
+            }),
             validity_period: None,
         };
         let outcome = shared.client.create_prepared(&route.account, &message).await;
@@ -465,8 +468,8 @@ async fn call(
     finish(shared, row, number, (attempt.id, attempt.at), disposition).await;
 }
 
-/// Where a number's calls go: its account, prepared to call, and the status callback URL its
-/// messages carry (the same for every message of the account).
+/// Where a number's calls go: its account, prepared to call, and the account's status callback
+/// URL, to which each message adds its own target (`inbound::CallbackTarget`).
 pub(super) struct Route {
     account: PreparedAccount,
     status_callback: Option<url::Url>,
