@@ -9,7 +9,7 @@
 #   loadtests/profile-send-cpu.sh OLD_BINARY NEW_BINARY   # ROUNDS=2 WINDOW=15 PORT=4029
 #
 # Build each binary with `cargo build --release -p switchboard` at its commit and copy it out.
-# Prints one line per run; docs/benchmarks.md is left as it was (bench-send.sh rewrites its
+# Prints one line per run and the run's own throughput lines; docs/benchmarks.md is left as it was (bench-send.sh rewrites its
 # section, which is put back).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -52,6 +52,8 @@ bare = re.search(r"bare: (\d+)", open(sys.argv[13]).read())
 print(f"{b} round {rnd}: {n / window:,.0f} sends/s in the window (bare {bare.group(1) if bare else '?'}/s); "
       f"a message: engine {us(a1 - a0)}, simulator {us(s1 - s0)}, PostgreSQL {us(p1 - p0)}")
 EOF
+    # The run's own figures (callbacks off, then on), for the throughput beside the CPU.
+    grep -E 'sends/s over' "$log" | sed 's/^/  /' || true
     rm -f "$log"
   done
 done
