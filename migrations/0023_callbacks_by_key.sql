@@ -11,8 +11,9 @@
 --   so a callback finds both rows by primary key. A callback that beats the engine's own record of
 --   the answer finds the row too, so the early-callback bookkeeping (an advisory lock per sid and a
 --   probe of `status_callbacks` per sent message) goes with the index.
---   Upgrading: callbacks for campaign messages sent before this migration carry no target; they
---   are stored (de-duplicated) but move no outbox row.
+--   Upgrading (docs/operations.md, "Upgrading"): run this once every instance runs the release
+--   that brings it; the one before looks rows up by sid. Callbacks for campaign messages sent by
+--   that release carry no target: they are stored (de-duplicated) but move no outbox row.
 -- - The recipient index keeps queued rows only. What asked it about other rows now asks the pair
 --   history, which holds every pair ever attempted: the plan's sticky sender
 --   (`plan::History::load`) and rerouting's "already texted from this number" (`rotation`).

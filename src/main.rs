@@ -42,7 +42,7 @@ enum Command {
     SendLog(SendLogCommand),
     /// Run the Twilio-compatible simulator (no database needed). With no configuration it
     /// serves one demo account and prints its Account SID and auth token.
-    Sim(switchboard_loadtests::cli::SimArgs),
+    Sim(Box<switchboard_loadtests::cli::SimArgs>),
 }
 
 #[derive(Subcommand)]
@@ -109,7 +109,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve);
     let command = match command {
         // The simulator needs none of the server's configuration (no database, no secrets).
-        Command::Sim(args) => return sim(args).await,
+        Command::Sim(args) => return sim(*args).await,
         other => other,
     };
     let config = Config::load()?;
@@ -142,7 +142,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Sim(args) => sim(args).await,
+        Command::Sim(args) => sim(*args).await,
         Command::SendLog(cmd) => {
             let pool = db::connect(&config.database_url).await?;
             match cmd {

@@ -24,7 +24,8 @@ use switchboard_loadtests::config::{AccountConfig, ApiKeyConfig, NumberConfig};
 use switchboard_loadtests::{
     BehaviourUpdate, CallbackConfig, Faults, RecordEntry, ReplyConfig, SimConfig, SimHandle, Simulator,
 };
-use switchboard_sender::WorkspaceId;
+use switchboard_sender::send_log::{Attempt, AttemptResult, ensure_partitions, record_attempt, record_results};
+use switchboard_sender::{E164, WorkspaceId};
 use switchboard_server::commands::{DemoCarrier, seed_demo_carrier};
 use uuid::Uuid;
 
@@ -491,8 +492,11 @@ async fn invariant_2_once_per_campaign_across_two_instances_and_a_kill_9() {
     sim.stop().await;
 }
 
-#[tokio::test]
-async fn faults_and_a_failing_account_every_row_ends_and_accounts_rotate() {
+/// Two simulated accounts registered in the demo workspace, the demo one (ten numbers at 20
+/// MPS) and a second one with five numbers (+1 202 555 020x), and an engine without status
+/// callbacks; returns the simulator, the app, the workspace, the demo account's numbers and the
+/// second account's.
+async fn two_accounts() -> (SimHandle, TestApp, WorkspaceId, Vec<String>, Vec<String>) {
     let mut config = sim_config(100.0);
     config.behaviour.callbacks.enabled = false;
     let second: Vec<String> = (0..5).map(|i| format!("+1202555020{i}")).collect();
@@ -504,8 +508,13 @@ async fn faults_and_a_failing_account_every_row_ends_and_accounts_rotate() {
     })
     .await;
     let (ws, numbers, _) = carrier(&app, &sim, 20.0, "http://localhost:8080").await;
-    // A second account, registered with the right token.
     register(&app, &sim, 1, "http://localhost:8080").await;
+    (sim, app, ws, numbers, second)
+}
+
+#[tokio::test]
+async fn faults_and_a_failing_account_every_row_ends_and_accounts_rotate() {
+    let (sim, app, ws, numbers, second) = two_accounts().await;
     sqlx::query("UPDATE phone_numbers SET mps = 20").execute(&app.pool).await.unwrap();
     // 30% 429 and 5% 5xx on every call.
     sim.set_faults(Faults { error_429_rate: 0.30, error_503_rate: 0.05, ..Default::default() }).unwrap();
@@ -593,6 +602,73 @@ async fn faults_and_a_failing_account_every_row_ends_and_accounts_rotate() {
         "{failing} calls through the failing account, whose breaker opens after {threshold} failures (bound {bound})"
     );
     assert!(healthy as f64 + failing as f64 <= 1.10 * expected + bound as f64);
+    sim.stop().await;
+}
+
+/// Rerouting never breaks a sticky sender. First messages queued on a failing account's numbers
+/// move to a healthy account's, except to a recipient who already heard from the number: the
+/// pair's history names an accepted attempt. An attempt the carrier refused pins nothing.
+#[tokio::test]
+async fn rerouting_leaves_a_recipient_with_the_number_it_heard_from() {
+    let (sim, app, ws, numbers, second) = two_accounts().await;
+    sqlx::query("UPDATE carrier_accounts SET status = 'failing' WHERE account_sid = $1")
+        .bind(&sim.accounts[0].sid)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    // An hour ago: recipient 0 was texted from our first number, recipient 1 refused from the second.
+    let mut conn = app.pool.acquire().await.unwrap();
+    ensure_partitions(&mut conn, chrono::Utc::now().date_naive() - chrono::Duration::days(1), 3).await.unwrap();
+    for (i, state) in [(0, "accepted"), (1, "failed")] {
+        let attempt = Attempt {
+            id: Uuid::now_v7(),
+            at: chrono::Utc::now() - chrono::Duration::hours(1),
+            outbox_id: None,
+            campaign_id: None,
+            step: None,
+            to: E164::parse(&recipient(i)).unwrap(),
+            from: E164::parse(&numbers[i]).unwrap(),
+            account_id: None,
+            segments: 1,
+        };
+        let mut tx = app.pool.begin().await.unwrap();
+        record_attempt(&mut tx, ws, &attempt).await.unwrap();
+        let result = AttemptResult {
+            workspace: ws,
+            attempted_at: attempt.at,
+            id: attempt.id,
+            state,
+            sid: None,
+            status: None,
+            error_code: None,
+        };
+        record_results(&mut tx, &[result]).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let n = 20;
+    let campaign = campaign(&app.pool, ws, &numbers, n).await;
+    // Every row but recipient 0's moves and ends: sent, or skipped (recipient 1's, moved to a
+    // number that never texted it, meets the 30-day recipient cooldown).
+    let start = Instant::now();
+    while states(&app.pool, campaign).await.get("queued").copied().unwrap_or(0) > 1 {
+        assert!(start.elapsed() < Duration::from_secs(60), "not rerouted: {:?}", states(&app.pool, campaign).await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let rows: HashMap<String, (String, String)> = sqlx::query_as::<_, (String, String, String)>(
+        "SELECT to_phone, from_number, state FROM outbox WHERE campaign_id = $1",
+    )
+    .bind(campaign)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|(to, from, state)| (to, (from, state)))
+    .collect();
+    assert_eq!(rows[&recipient(0)], (numbers[0].clone(), "queued".to_owned()), "stays with the number it heard from");
+    assert!(second.contains(&rows[&recipient(1)].0), "a refused attempt pins nothing: {:?}", rows[&recipient(1)]);
+    let record = sim.record();
+    assert_eq!(record.len(), n - 2, "everyone else texted once, from the healthy account");
+    assert!(record.iter().all(|r| second.contains(&r.from) && r.to != recipient(0)));
     sim.stop().await;
 }
 

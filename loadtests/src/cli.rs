@@ -33,6 +33,10 @@ pub struct SimArgs {
     /// Delay from "sent" to the final status.
     #[arg(long)]
     pub delivery_delay_ms: Option<u64>,
+    /// Status callback POSTs in flight at once, over all messages (Twilio's own is far higher
+    /// than the default 32: a load test of the webhook wants hundreds).
+    #[arg(long)]
+    pub callback_max_in_flight: Option<usize>,
     /// Probability that one of a message's callbacks is posted twice.
     #[arg(long)]
     pub duplicate_rate: Option<f64>,
@@ -89,6 +93,7 @@ impl SimArgs {
         set!(c.max_concurrent_requests, self.max_concurrent);
         set!(cb.sent_delay_ms, self.callback_delay_ms);
         set!(cb.delivery_delay_ms, self.delivery_delay_ms);
+        set!(cb.max_in_flight, self.callback_max_in_flight);
         set!(cb.duplicate_rate, self.duplicate_rate);
         set!(cb.reorder_rate, self.reorder_rate);
         if self.no_callbacks {
@@ -156,6 +161,8 @@ mod tests {
             "--mps",
             "3",
             "--no-callbacks",
+            "--callback-max-in-flight",
+            "512",
             "--error-rate",
             "30003=0.25",
             "--stop-rate",
@@ -166,6 +173,7 @@ mod tests {
         let c = cli.sim.to_config().unwrap();
         assert_eq!((c.seed, c.default_mps, c.bind.port()), (9, 3.0, 0));
         assert!(!c.behaviour.callbacks.enabled);
+        assert_eq!(c.behaviour.callbacks.max_in_flight, 512);
         assert_eq!(c.behaviour.callbacks.error_rates.get(&30003), Some(&0.25));
         assert_eq!(c.behaviour.replies.stop_rate, 0.1);
         assert_eq!(c.behaviour.replies.inbound_url.as_deref(), Some("http://127.0.0.1:9/in"));

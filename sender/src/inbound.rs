@@ -261,9 +261,8 @@ pub async fn receive_statuses(
 }
 
 /// How long a status callback is kept. Twilio retries a callback for minutes; a week covers that
-/// with room. A
-/// duplicate arriving after that is stored and applied again, harmlessly: a status only moves
-/// forward and a final one counts once (`advance_outbox`).
+/// with room. A duplicate arriving after that is stored and applied again, harmlessly: a status
+/// only moves forward and a final one counts once (`advance_outbox`).
 pub const STATUS_CALLBACK_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
 /// Deletes up to `limit` status callbacks received before `before`, oldest first (migration
@@ -472,5 +471,26 @@ mod tests {
         assert!(status_rank(Delivered) > status_rank(Sent));
         assert!(status_rank(Sent) > status_rank(Queued));
         assert_eq!(status_rank(Delivered), status_rank(Undelivered), "one final never replaces another");
+    }
+
+    #[test]
+    fn a_callback_target_reads_back_from_its_url_to_the_microsecond() {
+        let at = DateTime::parse_from_rfc3339("2026-12-01T16:20:15.123456789Z").unwrap().to_utc();
+        let target = CallbackTarget { outbox_id: 42, attempt_id: Uuid::now_v7(), attempted_at: at };
+        let base: url::Url = "https://sb.example.com/webhooks/twilio/ws/acct/status".parse().unwrap();
+        let url = target.url(&base);
+        assert_eq!(url.path(), base.path());
+        let read = CallbackTarget::from_query(url.query()).unwrap().unwrap();
+        assert_eq!((read.outbox_id, read.attempt_id), (42, target.attempt_id));
+        // PostgreSQL keeps microseconds: the send log's key is the time so truncated.
+        assert_eq!(read.attempted_at.timestamp_micros(), at.timestamp_micros());
+        assert_eq!(read.attempted_at.timestamp_subsec_nanos(), 123_456_000);
+
+        assert_eq!(CallbackTarget::from_query(None).unwrap(), None, "an inbox message's callback");
+        assert_eq!(CallbackTarget::from_query(Some("campaign=7")).unwrap(), None, "other parameters are not ours");
+        let field = |q: &str| CallbackTarget::from_query(Some(q)).unwrap_err().field;
+        assert_eq!(field("o=42"), "a");
+        assert_eq!(field("o=-x&a=0192f0c4a1b27c3d8e9f00112233aabb&t=1"), "o");
+        assert_eq!(field("o=1&a=0192f0c4a1b27c3d8e9f00112233aabb&t=99999999999999999999"), "t");
     }
 }
