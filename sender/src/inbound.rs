@@ -354,13 +354,15 @@ async fn advance_outbox(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Status
     if best.is_empty() {
         return Ok(());
     }
-    best.sort_by_key(|(w, t, _)| (*w, t.outbox_id));
+    // One callback per row, the furthest (two sids for one row would mean two messages created
+    // for it), in key order: the rows are locked in this order.
+    best.sort_by_key(|(w, t, c)| (*w, t.outbox_id, std::cmp::Reverse(status_rank(c.status))));
+    best.dedup_by_key(|(w, t, _)| (*w, t.outbox_id));
     type Row = (WorkspaceId, i64, Uuid, Option<String>, String, String);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT o.workspace_id, o.id, o.campaign_id, o.status, o.from_number, o.to_phone \
-         FROM unnest($1::uuid[], $2::bigint[]) WITH ORDINALITY AS r(ws, id, n) \
-         CROSS JOIN LATERAL (SELECT * FROM outbox o WHERE o.workspace_id = r.ws AND o.id = r.id FOR UPDATE) o \
-         ORDER BY r.n",
+         FROM unnest($1::uuid[], $2::bigint[]) AS r(ws, id) \
+         CROSS JOIN LATERAL (SELECT * FROM outbox o WHERE o.workspace_id = r.ws AND o.id = r.id FOR UPDATE) o",
     )
     .persistent(false)
     .bind(best.iter().map(|(w, ..)| *w).collect::<Vec<_>>())
