@@ -22,7 +22,9 @@ cleanup() {
     psql "$pg/postgres" -qc "ALTER SYSTEM RESET autovacuum" -c "SELECT pg_reload_conf()" >/dev/null || true
     echo "==> autovacuum reset to the server's own setting"
   fi
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"
+  # CONT first: a process a benchmark holds still (SIGSTOP) would keep the TERM pending.
+  for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true; rm -rf "$work"
 }
 
 # with_autovacuum: a campaign rewrites its outbox and send-log rows several times a message, so
@@ -139,6 +141,12 @@ start_app() {
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$APP_PORT/readyz" >/dev/null && break; sleep 0.2; done
 }
 stop_app() { kill "$app"; wait "$app" 2>/dev/null || true; }
+
+ticks() { # the user+system clock ticks (CPU time) of the given pids, summed, from /proc
+  local t=0 p
+  for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat") )); done
+  echo "$t"
+}
 
 # write_section TEXT: TEXT, which opens with its "## " heading, replaces that section of
 # docs/benchmarks.md (up to the next "## " heading), or is appended when there is none.

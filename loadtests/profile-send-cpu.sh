@@ -12,19 +12,13 @@
 # Build each binary with `cargo build --release -p switchboard` at its commit and copy it out.
 # Prints two lines per run (callbacks off, on) and the run's own throughput lines;
 # docs/benchmarks.md is left as it was (bench-send.sh rewrites its section, which is put back).
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/bench-engine-lib.sh" # for `ticks`
 : "${ROUNDS:=2}" "${WINDOW:=15}" "${PORT:=4029}"
 [ $# -ge 1 ] || { echo "usage: $0 BINARY [BINARY ...]" >&2; exit 2; }
 for b in "$@"; do [ -x "$b" ] || { echo "$b is not an executable file" >&2; exit 2; }; done
 docs="$(mktemp)"; cp docs/benchmarks.md "$docs"
 trap 'cp "$docs" docs/benchmarks.md; rm -f "$docs"' EXIT
 
-ticks() { # the user+system clock ticks of the given pids, summed
-  local t=0 p
-  for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat") )); done
-  echo "$t"
-}
 # stat EXPR: a Python expression over the simulator's /sim/stats (`s`).
 stat() { curl -s "http://127.0.0.1:$PORT/sim/stats" | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"; }
 

@@ -22,6 +22,14 @@ pub async fn stats(State(state): State<Arc<SimState>>) -> Response {
     Json(state.stats()).into_response()
 }
 
+/// A webhook receiver that does nothing but read the request and answer 200: the baseline a
+/// webhook benchmark compares ours with (what posting a callback costs on its own). Point a
+/// server's PUBLIC_URL at a simulator and the callbacks another simulator posts land here.
+pub async fn sink(State(state): State<Arc<SimState>>, _body: axum::body::Bytes) -> StatusCode {
+    state.counters.webhooks_sunk.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    StatusCode::OK
+}
+
 pub async fn replies(State(state): State<Arc<SimState>>) -> Response {
     Json(state.replies()).into_response()
 }

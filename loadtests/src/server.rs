@@ -66,6 +66,7 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/sim/reset", post(control::reset))
         .route("/sim/config", get(control::get_config).post(control::set_config))
         .route("/sim/inbound", post(control::inbound))
+        .route("/webhooks/{*path}", post(control::sink))
         .with_state(state)
 }
 

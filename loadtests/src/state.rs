@@ -64,6 +64,7 @@ pub struct Counters {
     pub callbacks_failed: AtomicU64,
     pub inbound_posted: AtomicU64,
     pub inbound_failed: AtomicU64,
+    pub webhooks_sunk: AtomicU64,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -74,6 +75,8 @@ pub struct Stats {
     pub callbacks_failed: u64,
     pub inbound_posted: u64,
     pub inbound_failed: u64,
+    /// Webhooks this simulator received at its sink (`POST /webhooks/...`).
+    pub webhooks_sunk: u64,
     pub opt_outs: usize,
 }
 
@@ -216,6 +219,7 @@ impl SimState {
             callbacks_failed: c.callbacks_failed.load(Ordering::Relaxed),
             inbound_posted: c.inbound_posted.load(Ordering::Relaxed),
             inbound_failed: c.inbound_failed.load(Ordering::Relaxed),
+            webhooks_sunk: c.webhooks_sunk.load(Ordering::Relaxed),
             opt_outs: self.opt_outs.len(),
         }
     }
@@ -233,7 +237,14 @@ impl SimState {
             Err(poisoned) => poisoned.into_inner().clear(),
         }
         let c = &self.counters;
-        for n in [&c.accepted, &c.callbacks_posted, &c.callbacks_failed, &c.inbound_posted, &c.inbound_failed] {
+        for n in [
+            &c.accepted,
+            &c.callbacks_posted,
+            &c.callbacks_failed,
+            &c.inbound_posted,
+            &c.inbound_failed,
+            &c.webhooks_sunk,
+        ] {
             n.store(0, Ordering::Relaxed);
         }
     }

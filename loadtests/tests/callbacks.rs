@@ -221,3 +221,27 @@ async fn daily_cap_and_pair_limit_end_messages_with_30023_and_14107() {
     assert_eq!(final_of(&capped), [d.clone(), d.clone(), ("undelivered".to_owned(), Some("30023".to_owned()))]);
     assert_eq!(final_of(&other), [d.clone(), d.clone(), d, ("failed".to_owned(), Some("14107".to_owned()))]);
 }
+
+#[tokio::test]
+async fn a_second_simulator_sinks_the_first_ones_callbacks() {
+    let sim = start(|_| {}).await;
+    let sink = start(|_| {}).await;
+    let api = Api::new(&sim);
+    let callback = format!("{}/webhooks/twilio/ws/acct/status?o=1", sink.base_url);
+    let n = 20;
+    for i in 0..n {
+        let to = format!("+1415555{:04}", 3000 + i);
+        let (status, _) =
+            api.create(&[("To", &to), ("From", &from(&sim)), ("Body", "hi"), ("StatusCallback", &callback)]).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    // No error rates configured: every message is delivered, with two callbacks (sent, delivered).
+    while sim.stats().callbacks_posted + sim.stats().callbacks_failed < 2 * n as u64 {
+        assert!(std::time::Instant::now() < deadline, "callbacks not posted: {:?}", sim.stats());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(sim.stats().callbacks_failed, 0, "the sink answers every callback 200");
+    assert_eq!(sink.stats().webhooks_sunk, sim.stats().callbacks_posted);
+    assert_eq!(sink.stats().accepted, 0, "a sunk callback is no create");
+}

@@ -294,6 +294,14 @@ fn furthest(callbacks: &[(WorkspaceId, StatusCallback)]) -> Vec<(WorkspaceId, &S
     best.into_iter().map(|((w, _), cb)| (w, cb)).collect()
 }
 
+/// Every status with its rank ([`status_rank`]), as the two arrays the status updates below
+/// bind (a row's rank is `ranks[array_position(names, status)]`, 0 for none or one unknown):
+/// they compare a row's current status to the callback's in the statement that moves it, so a
+/// row is locked and moved (or left) in one step.
+fn rank_table() -> (Vec<&'static str>, Vec<i32>) {
+    MessageStatus::ALL.iter().map(|s| (s.as_str(), i32::from(status_rank(*s)))).unzip()
+}
+
 /// Conversation messages (replies and confirmations we sent: callbacks without a target) move
 /// forward only.
 async fn advance_messages(tx: &mut PgConnection, callbacks: &[(WorkspaceId, StatusCallback)]) -> sqlx::Result<()> {
@@ -301,38 +309,21 @@ async fn advance_messages(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Stat
     if best.is_empty() {
         return Ok(());
     }
-    let current: Vec<(WorkspaceId, String, String)> = sqlx::query_as(
-        "SELECT m.workspace_id, m.sid, m.status FROM unnest($1::uuid[], $2::text[]) AS r(ws, sid) \
-         CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.workspace_id = r.ws AND m.sid = r.sid FOR UPDATE) m",
+    let (names, ranks) = rank_table();
+    sqlx::query(
+        "UPDATE messages m SET status = r.status, error_code = r.code, updated_at = now() \
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::int[]) AS r(ws, sid, status, code, rank) \
+         WHERE m.workspace_id = r.ws AND m.sid = r.sid \
+           AND r.rank > coalesce(($7::int[])[array_position($6::text[], m.status)], 0)",
     )
     .persistent(false)
     .bind(best.iter().map(|(w, _)| *w).collect::<Vec<_>>())
     .bind(best.iter().map(|(_, c)| c.sid.as_str()).collect::<Vec<_>>())
-    .fetch_all(&mut *tx)
-    .await?;
-    let now: std::collections::HashMap<(WorkspaceId, &str), &str> =
-        current.iter().map(|(w, sid, status)| ((*w, sid.as_str()), status.as_str())).collect();
-    let moves: Vec<&(WorkspaceId, &StatusCallback)> = best
-        .iter()
-        .filter(|(w, cb)| {
-            now.get(&(*w, cb.sid.as_str()))
-                .and_then(|old| MessageStatus::parse(old))
-                .is_some_and(|old| status_rank(cb.status) > status_rank(old))
-        })
-        .collect();
-    if moves.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "UPDATE messages m SET status = r.status, error_code = r.code, updated_at = now() \
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS r(ws, sid, status, code) \
-         WHERE m.workspace_id = r.ws AND m.sid = r.sid",
-    )
-    .persistent(false)
-    .bind(moves.iter().map(|(w, _)| *w).collect::<Vec<_>>())
-    .bind(moves.iter().map(|(_, c)| c.sid.as_str()).collect::<Vec<_>>())
-    .bind(moves.iter().map(|(_, c)| c.status.as_str()).collect::<Vec<_>>())
-    .bind(moves.iter().map(|(_, c)| c.error_code).collect::<Vec<_>>())
+    .bind(best.iter().map(|(_, c)| c.status.as_str()).collect::<Vec<_>>())
+    .bind(best.iter().map(|(_, c)| c.error_code).collect::<Vec<_>>())
+    .bind(best.iter().map(|(_, c)| i32::from(status_rank(c.status))).collect::<Vec<_>>())
+    .bind(&names)
+    .bind(&ranks)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -342,6 +333,10 @@ async fn advance_messages(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Stat
 /// ([`CallbackTarget`]): the outbox row's status and its attempt's send-log row move forward only,
 /// a final status counts once (delivered or undelivered), 30007 (carrier filtering) marks the
 /// sending number's health and 30006 (landline) makes the recipient undeliverable.
+///
+/// One statement locks each outbox row and moves it when the callback is further along than
+/// the row (a row it would not move is left unlocked); what it returns are the moves, from
+/// which the send-log rows, the counters and the verdicts follow.
 ///
 /// A callback may arrive before the engine has recorded the carrier's answer (the carrier can be
 /// faster than our write): it finds the row claimed and moves its status all the same, and the
@@ -355,30 +350,37 @@ async fn advance_outbox(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Status
         return Ok(());
     }
     // One callback per row, the furthest (two sids for one row would mean two messages created
-    // for it), in key order: the rows are locked in this order.
+    // for it), in key order: the rows are locked in this order (the row-by-row join below).
     best.sort_by_key(|(w, t, c)| (*w, t.outbox_id, std::cmp::Reverse(status_rank(c.status))));
     best.dedup_by_key(|(w, t, _)| (*w, t.outbox_id));
-    type Row = (WorkspaceId, i64, Uuid, Option<String>, String, String);
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT o.workspace_id, o.id, o.campaign_id, o.status, o.from_number, o.to_phone \
-         FROM unnest($1::uuid[], $2::bigint[]) AS r(ws, id) \
-         CROSS JOIN LATERAL (SELECT * FROM outbox o WHERE o.workspace_id = r.ws AND o.id = r.id FOR UPDATE) o",
+    let (names, ranks) = rank_table();
+    type Moved = (WorkspaceId, i64, Uuid, String, String);
+    let moved: Vec<Moved> = sqlx::query_as(
+        "UPDATE outbox t SET status = r.status, error_code = coalesce(r.code, t.error_code), updated_at = now() \
+         FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::int[]) AS r(ws, id, status, code, rank) \
+         WHERE t.workspace_id = r.ws AND t.id = r.id \
+           AND r.rank > coalesce(($7::int[])[array_position($6::text[], t.status)], 0) \
+         RETURNING t.workspace_id, t.id, t.campaign_id, t.from_number, t.to_phone",
     )
     .persistent(false)
     .bind(best.iter().map(|(w, ..)| *w).collect::<Vec<_>>())
     .bind(best.iter().map(|(_, t, _)| t.outbox_id).collect::<Vec<_>>())
+    .bind(best.iter().map(|(.., c)| c.status.as_str()).collect::<Vec<_>>())
+    .bind(best.iter().map(|(.., c)| c.error_code).collect::<Vec<_>>())
+    .bind(best.iter().map(|(.., c)| i32::from(status_rank(c.status))).collect::<Vec<_>>())
+    .bind(&names)
+    .bind(&ranks)
     .fetch_all(&mut *tx)
     .await?;
+    if moved.is_empty() {
+        return Ok(());
+    }
     let by_row: std::collections::HashMap<(WorkspaceId, i64), (CallbackTarget, &StatusCallback)> =
         best.iter().map(|(w, t, c)| ((*w, t.outbox_id), (*t, *c))).collect();
-    let mut moves: Vec<(WorkspaceId, CallbackTarget, &StatusCallback)> = Vec::new();
+    let mut moves: Vec<(WorkspaceId, CallbackTarget, &StatusCallback)> = Vec::with_capacity(moved.len());
     let mut counts: std::collections::BTreeMap<WorkspaceId, Vec<(Uuid, &str, i64)>> = Default::default();
-    for (ws, id, campaign, current, from, to) in &rows {
+    for (ws, id, campaign, from, to) in &moved {
         let Some((target, cb)) = by_row.get(&(*ws, *id)) else { continue };
-        let old_rank = current.as_deref().and_then(MessageStatus::parse).map_or(0, status_rank);
-        if status_rank(cb.status) <= old_rank {
-            continue;
-        }
         moves.push((*ws, *target, cb));
         let counted = match cb.status {
             MessageStatus::Delivered => Some(stats::metric::DELIVERED),
@@ -390,24 +392,11 @@ async fn advance_outbox(tx: &mut PgConnection, callbacks: &[(WorkspaceId, Status
         }
         carrier_verdict(tx, *ws, cb.error_code, from, to).await?;
     }
-    if moves.is_empty() {
-        return Ok(());
-    }
+    // In key order, as the outbox rows were: the send-log rows are locked in that order too.
+    moves.sort_by_key(|(w, t, _)| (*w, t.outbox_id));
     let ws: Vec<WorkspaceId> = moves.iter().map(|(w, ..)| *w).collect();
     let statuses: Vec<&str> = moves.iter().map(|(.., c)| c.status.as_str()).collect();
     let codes: Vec<Option<i32>> = moves.iter().map(|(.., c)| c.error_code).collect();
-    sqlx::query(
-        "UPDATE outbox t SET status = r.status, error_code = coalesce(r.code, t.error_code), updated_at = now() \
-         FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::int[]) AS r(ws, id, status, code) \
-         WHERE t.workspace_id = r.ws AND t.id = r.id",
-    )
-    .persistent(false)
-    .bind(&ws)
-    .bind(moves.iter().map(|(_, t, _)| t.outbox_id).collect::<Vec<_>>())
-    .bind(&statuses)
-    .bind(&codes)
-    .execute(&mut *tx)
-    .await?;
     // The attempt's send-log row, by primary key (migration 0017: no index on the log's sid, so
     // these updates stay on the row's page). Absent when its partition has been archived.
     sqlx::query(

@@ -97,6 +97,25 @@ pub enum MessageStatus {
 }
 
 impl MessageStatus {
+    pub const ALL: [MessageStatus; 13] = {
+        use MessageStatus::*;
+        [
+            Queued,
+            Sending,
+            Sent,
+            Failed,
+            Delivered,
+            Undelivered,
+            Receiving,
+            Received,
+            Accepted,
+            Scheduled,
+            Read,
+            PartiallyDelivered,
+            Canceled,
+        ]
+    };
+
     pub fn as_str(self) -> &'static str {
         use MessageStatus::*;
         match self {
@@ -135,6 +154,9 @@ mod tests {
     fn statuses_round_trip_and_finality() {
         for s in ["queued", "sent", "delivered", "undelivered", "partially_delivered"] {
             assert_eq!(MessageStatus::parse(s).unwrap().as_str(), s);
+        }
+        for status in MessageStatus::ALL {
+            assert_eq!(MessageStatus::parse(status.as_str()), Some(status));
         }
         assert!(MessageStatus::Delivered.is_final());
         assert!(!MessageStatus::Sent.is_final());

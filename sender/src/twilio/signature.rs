@@ -19,17 +19,15 @@ pub fn sign<K: AsRef<str>, V: AsRef<str>>(auth_token: &str, url: &str, params: &
 }
 
 /// Whether `signature` (the `X-Twilio-Signature` header) is Twilio's signature of this request.
-/// The comparison is constant-time; both port forms of `url` are tried.
+/// The comparison is constant-time; `url` is also tried in its other port form.
 pub fn validate<K: AsRef<str>, V: AsRef<str>>(auth_token: &str, url: &str, params: &[(K, V)], signature: &str) -> bool {
     let Ok(expected) = STANDARD.decode(signature.trim()) else {
         return false;
     };
-    let as_given = mac(auth_token, url, params).verify_slice(&expected).is_ok();
-    let other_form = match port_variant(url) {
-        Some(other) => mac(auth_token, &other, params).verify_slice(&expected).is_ok(),
-        None => false,
-    };
-    as_given | other_form
+    // The other port form only when the URL as given fails: which form matched tells nothing
+    // of the token, and most webhooks match the first (one MAC instead of two a request).
+    mac(auth_token, url, params).verify_slice(&expected).is_ok()
+        || port_variant(url).is_some_and(|other| mac(auth_token, &other, params).verify_slice(&expected).is_ok())
 }
 
 fn mac<K: AsRef<str>, V: AsRef<str>>(auth_token: &str, url: &str, params: &[(K, V)]) -> HmacSha1 {
