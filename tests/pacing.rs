@@ -16,8 +16,8 @@ async fn redis_pacer(prefix: &str) -> Pacer {
 async fn drive(pacer: Pacer, buckets: Vec<Bucket>, start: Instant, run: Duration) -> Vec<Duration> {
     let mut grants = Vec::new();
     while start.elapsed() < run {
-        match pacer.take(&buckets, 1).await.unwrap() {
-            Take::Granted => grants.push(start.elapsed()),
+        match pacer.take(&buckets, 1, Duration::ZERO).await.unwrap() {
+            Take::Granted(_) => grants.push(start.elapsed()),
             Take::Wait(w) => tokio::time::sleep(w.min(Duration::from_millis(50))).await,
         }
     }
@@ -62,9 +62,20 @@ async fn a_multi_segment_message_holds_the_number_for_its_segments() {
     let prefix = format!("sbtest:{}", uuid::Uuid::new_v4().simple());
     let pacer = redis_pacer(&prefix).await;
     let number = [Bucket::new("number:+14155550100", 10.0)];
-    assert_eq!(pacer.take(&number, 4).await.unwrap(), Take::Granted);
-    match pacer.take(&number, 1).await.unwrap() {
+    assert_eq!(pacer.take(&number, 4, Duration::ZERO).await.unwrap(), Take::Granted(Duration::ZERO));
+    match pacer.take(&number, 1, Duration::ZERO).await.unwrap() {
         Take::Wait(w) => assert!(w > Duration::from_millis(300) && w <= Duration::from_millis(400), "{w:?}"),
-        Take::Granted => panic!("4 segments at 10/s hold the number for 400 ms"),
+        Take::Granted(_) => panic!("4 segments at 10/s hold the number for 400 ms"),
+    }
+    // Asked ahead, the same store grants for the moment the tokens are due, never sooner.
+    match pacer.take(&number, 1, Duration::from_millis(500)).await.unwrap() {
+        Take::Granted(after) => {
+            assert!(after > Duration::from_millis(300) && after <= Duration::from_millis(400), "{after:?}")
+        }
+        Take::Wait(w) => panic!("due within 500 ms, told to wait {w:?}"),
+    }
+    match pacer.take(&number, 1, Duration::from_millis(10)).await.unwrap() {
+        Take::Wait(w) => assert!(w > Duration::from_millis(390) && w <= Duration::from_millis(490), "{w:?}"),
+        Take::Granted(after) => panic!("due in ~500 ms, granted for {after:?}"),
     }
 }

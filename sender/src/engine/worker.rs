@@ -146,6 +146,25 @@ pub(super) async fn supervise(shared: Arc<Shared>, mut stopped: watch::Receiver<
 /// Claims at most this many rows per round, whatever the number's rate.
 const MAX_ROUND: f64 = 2000.0;
 
+/// A chunk asks for its tokens this long before they are due and is granted at the moment they
+/// are (`pacing`: a grant ahead), so a timer waking late costs the number nothing: longer than
+/// a chunk of a fast number takes (`PACING_SLACK` × 0.66 ≈ 26 ms) and than a 75 MPS interval,
+/// so those ask once a chunk.
+const ASK_AHEAD: Duration = Duration::from_millis(50);
+
+/// How late after its grant a chunk may still leave on it: the lateness adds to the calls' own
+/// on the way to the carrier, which `PACING_SLACK` absorbs (`hold_if_late` counts both). A chunk
+/// woken later than this is granted again as of its waking (`wait_for_tokens`).
+const WAKE_TOLERANCE: Duration = Duration::from_millis(5);
+
+/// The next round is claimed when what is left of this one would take less than this to send:
+/// a claim (and its synchronous commit) takes tens of milliseconds, more under load, and a
+/// number waiting for it loses that time for good (pacing does not catch up). Claiming only as
+/// the last chunk left cost fast numbers a round trip a round: 75 MPS numbers used ~80% of
+/// their rate, 500 MPS ones ~92% (docs/benchmarks.md, "Pacing exactness"). Rows are then
+/// claimed at most about 1.3 s before they are sent.
+const PREFETCH_LEAD: Duration = Duration::from_millis(300);
+
 /// One number's loop.
 async fn run_number(shared: Arc<Shared>, number: Arc<SendingNumber>, stop: watch::Receiver<bool>) {
     let mut buckets = vec![Bucket::new(format!("number:{}", number.e164), number.mps / (1.0 + super::PACING_SLACK))];
@@ -158,9 +177,9 @@ async fn run_number(shared: Arc<Shared>, number: Arc<SendingNumber>, stop: watch
     let answered = metrics::counter!("switchboard_engine_calls_total", "number" => number.e164.clone(),
         "account" => number.account.to_string(), "error_code" => "none");
     let mut idle = true;
-    // The next round, claimed and recorded while this one's last chunk waits for its tokens, so
-    // the number never idles on the database between rounds (a 3 MPS number lost ~5% of its
-    // capacity so). Once started it is always sent, even after `stop`: its rows are recorded.
+    // The next round, claimed and recorded while this one's last [`PREFETCH_LEAD`] of sends wait
+    // for their tokens, so the number never idles on the database between rounds (a 3 MPS number
+    // lost ~5% of its capacity so). Once started it is always sent, even after `stop`: its rows are recorded.
     let mut prefetched: Option<JoinHandle<Round>> = None;
     loop {
         let round = match prefetched.take() {
@@ -180,6 +199,8 @@ async fn run_number(shared: Arc<Shared>, number: Arc<SendingNumber>, stop: watch
             pause(&stop, start_phase(&number.e164).mul_f64(1.0 / number.mps.max(0.001))).await;
         }
         let (route, prepared) = (round.route, round.rows);
+        let lead = ((number.mps * PREFETCH_LEAD.as_secs_f64()).ceil() as usize).max(1);
+        let mut left = prepared.len();
         let mut rows = prepared.into_iter().peekable();
         while rows.peek().is_some() {
             let first = rows.peek().map(|(row, _)| row.crusade_id).unwrap_or_default();
@@ -198,7 +219,8 @@ async fn run_number(shared: Arc<Shared>, number: Arc<SendingNumber>, stop: watch
             let chunk: Vec<(Claimed, Recorded)> =
                 std::iter::from_fn(|| rows.next_if(|(row, _)| row.crusade_id == first)).take(chunk_size).collect();
             let cost: u32 = chunk.iter().map(|(row, _)| row.segments.max(1) as u32).sum();
-            if rows.peek().is_none() && !*stop.borrow() {
+            left = left.saturating_sub(chunk.len());
+            if left < lead && prefetched.is_none() && !*stop.borrow() {
                 prefetched = Some(tokio::spawn(next_round(shared.clone(), number.clone())));
             }
             // The chunk's in-flight slots first, then its tokens: a call must leave as soon as
@@ -209,9 +231,8 @@ async fn run_number(shared: Arc<Shared>, number: Arc<SendingNumber>, stop: watch
                 return;
             };
             let waited = Instant::now();
-            wait_for_tokens(&shared, &row_buckets, cost).await;
+            let granted_at = wait_for_tokens(&shared, &row_buckets, cost).await;
             token_wait.record(waited.elapsed().as_secs_f64());
-            let granted_at = Instant::now();
             for (row, attempt) in chunk {
                 let Some(permit) = permits.split(1) else { return };
                 let (shared, number, route, answered) =
@@ -362,10 +383,29 @@ async fn claim(
     Ok(recorded)
 }
 
-async fn wait_for_tokens(shared: &Shared, buckets: &[Bucket], cost: u32) {
+/// Waits until `cost` tokens of every bucket are granted; returns the moment they were granted
+/// for (the calls leave at once).
+async fn wait_for_tokens(shared: &Shared, buckets: &[Bucket], cost: u32) -> Instant {
     loop {
-        match shared.pacer.take(buckets, cost).await {
-            Ok(Take::Granted) => return,
+        match shared.pacer.take(buckets, cost, ASK_AHEAD).await {
+            Ok(Take::Granted(after)) => {
+                // Never before the grant (a timer wakes at or after its deadline).
+                let at = Instant::now() + after;
+                tokio::time::sleep_until(at.into()).await;
+                if at.elapsed() <= WAKE_TOLERANCE {
+                    return at;
+                }
+                // Woken too long after the grant (a busy runtime) to send on it: the calls would
+                // leave close behind the previous ones. Granted again as of now instead, as if
+                // asked now: the next grants move back behind this send.
+                for bucket in buckets {
+                    let again = Duration::from_secs_f64(f64::from(cost) / bucket.per_second.max(1e-6));
+                    if let Err(e) = shared.pacer.hold(bucket, again).await {
+                        tracing::warn!(error = %e, "engine: pacing store unavailable; a late grant was not renewed");
+                    }
+                }
+                return Instant::now();
+            }
             Ok(Take::Wait(d)) => tokio::time::sleep(d).await,
             Err(e) => {
                 tracing::warn!(error = %e, "engine: pacing store unavailable; waiting");
