@@ -299,7 +299,7 @@ fn furthest(callbacks: &[(WorkspaceId, StatusCallback)]) -> Vec<(WorkspaceId, &S
 /// they compare a row's current status to the callback's in the statement that moves it, so a
 /// row is locked and moved (or left) in one step.
 fn rank_table() -> (Vec<&'static str>, Vec<i32>) {
-    MessageStatus::ALL.iter().map(|s| (s.as_str(), i32::from(status_rank(*s)))).unzip()
+    <MessageStatus as strum::IntoEnumIterator>::iter().map(|s| (s.as_str(), i32::from(status_rank(s)))).unzip()
 }
 
 /// Conversation messages (replies and confirmations we sent: callbacks without a target) move

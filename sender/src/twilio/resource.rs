@@ -78,7 +78,7 @@ pub struct MessagePage {
 }
 
 /// Message statuses Twilio reports. Final ones never move back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, strum::EnumIter)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageStatus {
     Queued,
@@ -97,25 +97,6 @@ pub enum MessageStatus {
 }
 
 impl MessageStatus {
-    pub const ALL: [MessageStatus; 13] = {
-        use MessageStatus::*;
-        [
-            Queued,
-            Sending,
-            Sent,
-            Failed,
-            Delivered,
-            Undelivered,
-            Receiving,
-            Received,
-            Accepted,
-            Scheduled,
-            Read,
-            PartiallyDelivered,
-            Canceled,
-        ]
-    };
-
     pub fn as_str(self) -> &'static str {
         use MessageStatus::*;
         match self {
@@ -155,7 +136,7 @@ mod tests {
         for s in ["queued", "sent", "delivered", "undelivered", "partially_delivered"] {
             assert_eq!(MessageStatus::parse(s).unwrap().as_str(), s);
         }
-        for status in MessageStatus::ALL {
+        for status in <MessageStatus as strum::IntoEnumIterator>::iter() {
             assert_eq!(MessageStatus::parse(status.as_str()), Some(status));
         }
         assert!(MessageStatus::Delivered.is_final());
