@@ -2,7 +2,7 @@
 # Status callbacks absorbed per second, one command: the engine sends a campaign of MESSAGES
 # through the simulator, which holds every message's callbacks (sent, then delivered) for
 # HOLD seconds; the simulator is stopped (SIGSTOP) once the sends are done and let go once every
-# callback is due, so it then posts them as fast as the receiver answers, up to 512 at once,
+# callback is due (HOLD after the last send), so it then posts them as fast as the receiver answers, up to 512 at once,
 # signed. Only callbacks flow: a WINDOW-second window measures how many the receiver answers a
 # second and the CPU each costs the receiver, the simulator and PostgreSQL (from /proc). The
 # baseline, in the same run: the same callbacks posted to a second simulator's sink
@@ -12,11 +12,12 @@
 #   loadtests/bench-callbacks.sh   # MESSAGES=300000 HOLD=45 WINDOW=10 PORT=4029 APP_PORT=18089 SINK_PORT=4031
 source "$(dirname "${BASH_SOURCE[0]}")/bench-engine-lib.sh"
 : "${MESSAGES:=300000}" "${HOLD:=45}" "${WINDOW:=10}" "${PORT:=4029}" "${APP_PORT:=18089}" "${SINK_PORT:=4031}"
+whole_numbers MESSAGES HOLD WINDOW PORT APP_PORT SINK_PORT
+[ "$HOLD" -gt 5 ] || { echo "HOLD must be above 5 (seconds)" >&2; exit 2; }
 engine_bench_setup switchboard_bench_callbacks 5c
 with_autovacuum
 
-stat() { curl -s "http://127.0.0.1:$PORT/sim/stats" | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"; }
-posted() { stat 's["callbacks_posted"] + s["callbacks_failed"]'; }
+posted() { sim_stats 's["callbacks_posted"] + s["callbacks_failed"]'; }
 
 # drain LABEL [sink]: a campaign through the simulator, then the callback window, with the
 # callbacks going to our webhook or (sink) to a second simulator's sink. Prints one line and
@@ -35,25 +36,33 @@ drain() {
   seed_campaign 00000000-0000-0000-0000-00000000cb01 "$MESSAGES"
   start_app ENGINE_STATUS_CALLBACKS=true "${public[@]}"
   psql "$DATABASE_URL" -qc "UPDATE campaigns SET status = 'running' WHERE id = '00000000-0000-0000-0000-00000000cb01'"
+  # The sends begin once the engine's workers are up (several seconds); the campaign must be
+  # sent before its first callbacks are due.
   local t0; t0="$(date +%s)"
-  until [ "$(stat 's["accepted"]')" -ge "$MESSAGES" ]; do
-    sleep 1
-    [ $(( $(date +%s) - t0 )) -lt $(( HOLD - 5 )) ] || { echo "$label: the campaign took over $(( HOLD - 5 )) s to send; raise HOLD" >&2; exit 1; }
+  until [ "$(sim_stats 's["accepted"]')" -gt 0 ]; do
+    sleep 0.2
+    [ $(( $(date +%s) - t0 )) -lt 60 ] || { echo "$label: nothing sent within 60 s" >&2; exit 1; }
   done
-  # The simulator is held still (SIGSTOP) until every callback is due, then let go: from then
-  # on it posts as fast as the receiver answers (512 at once), whatever pace the sends had.
+  t0="$(date +%s)"
+  until [ "$(sim_stats 's["accepted"]')" -ge "$MESSAGES" ]; do
+    sleep 1
+    [ $(( $(date +%s) - t0 )) -lt $(( HOLD - 2 )) ] || { echo "$label: the campaign took over $(( HOLD - 2 )) s to send; raise HOLD" >&2; exit 1; }
+  done
+  # The simulator is held still (SIGSTOP) from the last send until every callback is due (HOLD
+  # after it, and the 50 ms to delivered), then let go: from then on it posts as fast as the
+  # receiver answers (512 at once), whatever pace the sends had.
   kill -STOP "$sim_pid"
-  sleep $(( HOLD - ($(date +%s) - t0) + 1 ))
+  sleep $(( HOLD + 1 ))
   kill -CONT "$sim_pid"
   sleep 3
   local who="${sink_pid:-$app}" sim k0 f0 r0 s0 p0 k1 f1 r1 s1 p1
   sim="$(pgrep -f " sim --bind 127.0.0.1:$PORT" | head -1)"
-  k0="$(posted)"; f0="$(stat 's["callbacks_failed"]')"
+  k0="$(posted)"; f0="$(sim_stats 's["callbacks_failed"]')"
   r0="$(ticks "$who")"; s0="$(ticks "$sim")"
   # shellcheck disable=SC2046 # one pid per word
   p0="$(ticks $(pgrep -x postgres))"
   sleep "$WINDOW"
-  k1="$(posted)"; f1="$(stat 's["callbacks_failed"]')"
+  k1="$(posted)"; f1="$(sim_stats 's["callbacks_failed"]')"
   r1="$(ticks "$who")"; s1="$(ticks "$sim")"
   # shellcheck disable=SC2046
   p1="$(ticks $(pgrep -x postgres))"
@@ -85,6 +94,7 @@ PY
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 drain "sink (baseline)" sink
+[ "$rate" -gt 0 ] || { echo "the sink counted no callbacks in the window: nothing to compare with" >&2; exit 1; }
 sink_rate=$rate sink_receiver=$receiver sink_poster=$poster sink_pg=$postgres sink_failed=$failed
 drain "our webhook"
 drop_db

@@ -148,6 +148,18 @@ ticks() { # the user+system clock ticks (CPU time) of the given pids, summed, fr
   echo "$t"
 }
 
+# whole_numbers NAME...: exits with a message unless each named variable is a whole number > 0.
+whole_numbers() {
+  local name
+  for name in "$@"; do
+    [[ "${!name}" =~ ^[1-9][0-9]*$ ]] || { echo "$name must be a whole number above 0, not '${!name}'" >&2; exit 2; }
+  done
+}
+
+# sim_stats EXPR: a Python expression over the simulator's /sim/stats (`s`) on $PORT, e.g.
+# `sim_stats 's["accepted"]'`.
+sim_stats() { curl -s "http://127.0.0.1:$PORT/sim/stats" | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"; }
+
 # write_section TEXT: TEXT, which opens with its "## " heading, replaces that section of
 # docs/benchmarks.md (up to the next "## " heading), or is appended when there is none.
 write_section() {

@@ -16,14 +16,15 @@
 # loadtests/bench-callbacks.sh measures what one callback costs.
 source "$(dirname "${BASH_SOURCE[0]}")/bench-engine-lib.sh"
 : "${DURATION:=60}" "${PORT:=4029}" "${APP_PORT:=18089}" "${WRK_DURATION:=15s}" "${SEED_RATE:=15000}" "${ON_RATE:=5000}"
+whole_numbers DURATION PORT APP_PORT SEED_RATE ON_RATE
 command -v wrk >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; }
 
 engine_bench_setup switchboard_bench_send 5b
 with_autovacuum
-sim_creates() { curl -s "http://127.0.0.1:$PORT/sim/stats" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["accepted"])'; }
+sim_creates() { sim_stats 's["accepted"]'; }
 # Status callbacks the simulator has finished posting (answered or given up on). Two a message
 # (sent, then final) when our webhook keeps up; fewer means a backlog growing in the simulator.
-sim_callbacks() { curl -s "http://127.0.0.1:$PORT/sim/stats" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["callbacks_posted"] + s["callbacks_failed"])'; }
+sim_callbacks() { sim_stats 's["callbacks_posted"] + s["callbacks_failed"]'; }
 
 # 1. The simulator's bare capacity, this run.
 start_sim --no-callbacks

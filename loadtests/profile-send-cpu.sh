@@ -12,15 +12,13 @@
 # Build each binary with `cargo build --release -p switchboard` at its commit and copy it out.
 # Prints two lines per run (callbacks off, on) and the run's own throughput lines;
 # docs/benchmarks.md is left as it was (bench-send.sh rewrites its section, which is put back).
-source "$(dirname "${BASH_SOURCE[0]}")/bench-engine-lib.sh" # for `ticks`
+source "$(dirname "${BASH_SOURCE[0]}")/bench-engine-lib.sh" # for `ticks` and `sim_stats`
 : "${ROUNDS:=2}" "${WINDOW:=15}" "${PORT:=4029}"
 [ $# -ge 1 ] || { echo "usage: $0 BINARY [BINARY ...]" >&2; exit 2; }
 for b in "$@"; do [ -x "$b" ] || { echo "$b is not an executable file" >&2; exit 2; }; done
 docs="$(mktemp)"; cp docs/benchmarks.md "$docs"
 trap 'cp "$docs" docs/benchmarks.md; rm -f "$docs"' EXIT
 
-# stat EXPR: a Python expression over the simulator's /sim/stats (`s`).
-stat() { curl -s "http://127.0.0.1:$PORT/sim/stats" | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"; }
 
 # measure LABEL BINARY ROUND LOG PREVIOUS_APP: waits for a `serve` other than PREVIOUS_APP, lets
 # it warm up, measures a WINDOW-second window and prints one line; sets app (its pid).
@@ -29,12 +27,12 @@ measure() {
   sleep 20 # the warm-up (10 s) and 10 s of sending
   local sim c0 c1 k0 k1 a0 a1 s0 s1 p0 p1
   sim="$(pgrep -f ' sim --bind' | head -1)"
-  c0="$(stat 's["accepted"]')"; k0="$(stat 's["callbacks_posted"] + s["callbacks_failed"]')"
+  c0="$(sim_stats 's["accepted"]')"; k0="$(sim_stats 's["callbacks_posted"] + s["callbacks_failed"]')"
   a0="$(ticks "$app")"; s0="$(ticks "$sim")"
   # shellcheck disable=SC2046 # one pid per word
   p0="$(ticks $(pgrep -x postgres))"
   sleep "$WINDOW"
-  c1="$(stat 's["accepted"]')"; k1="$(stat 's["callbacks_posted"] + s["callbacks_failed"]')"
+  c1="$(sim_stats 's["accepted"]')"; k1="$(sim_stats 's["callbacks_posted"] + s["callbacks_failed"]')"
   a1="$(ticks "$app")"; s1="$(ticks "$sim")"
   # shellcheck disable=SC2046
   p1="$(ticks $(pgrep -x postgres))"
