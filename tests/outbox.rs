@@ -13,7 +13,9 @@ use common::TestDb;
 use sqlx::PgPool;
 use switchboard_sender::compliance::suppression::{ConsentContext, OptOutSource, phone_key, record_opt_out};
 use switchboard_sender::inbound::{CallbackTarget, StatusCallback, receive_status};
-use switchboard_sender::outbox::{RowEnd, claim, forget_finished_claims, heartbeat, record_ends, recover_stale_claims};
+use switchboard_sender::outbox::{
+    RowEnd, Scope, claim, claim_round, forget_finished_claims, heartbeat, record_ends, recover_stale_claims,
+};
 use switchboard_sender::send_log::{Attempt, AttemptResult, ensure_partitions, record_attempt, record_results};
 use switchboard_sender::twilio::resource::MessageStatus;
 use switchboard_sender::{E164, WorkspaceId};
@@ -365,6 +367,53 @@ async fn claim_checks_probe_by_primary_key_after_the_queue_grows() {
     assert_eq!(due_index_reads, 0, "no claim check read the due-rows index");
     assert!(table_reads < 100, "no claim check scanned the table ({table_reads} rows read by scans)");
     assert!(probes >= 4, "the checks probed the primary key ({probes} scans)");
+}
+
+/// The per-number claim runs on its generic plan (`outbox::claim_round`: a custom plan cost more
+/// to make than a small claim costs to run), so that plan must hold whatever the outbox held when
+/// it was made. It is made here with four rows queued (analyzed); then 20,000 rows are queued for
+/// another number and that number's claim must take its two rows through the due-rows index alone:
+/// no table scan, no read through another index. (Joined on `workspace_id, id`, the claim's update
+/// was planned on a small outbox as a read of the workspace's rows through the
+/// `(workspace_id, campaign_id, step, lead_id)` key.)
+#[tokio::test]
+async fn per_number_claims_keep_their_plan_as_the_queue_grows() {
+    let db = TestDb::fresh().await;
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&db.url).await.unwrap();
+    let (ws, campaign) = campaign_with(&pool, 4).await;
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("ANALYZE outbox").execute(&mut *conn).await.unwrap();
+    let number = |from_number| Scope::Number { workspace: ws, from_number };
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+    let first = claim_round(&mut tx, "w", number("+12015550100"), 2, Utc::now()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(first.claimed.len(), 2);
+
+    add_rows(&mut conn, ws, campaign, "queued", 20_000).await;
+
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+    let round = claim_round(&mut tx, "w", number("+12015550101"), 2, Utc::now()).await.unwrap();
+    assert_eq!(round.claimed.len(), 2);
+    // This transaction's reads, by relation.
+    let (table_reads, other_key_reads, due_reads): (i64, i64, i64) = sqlx::query_as(
+        "SELECT pg_stat_get_xact_tuples_returned('outbox'::regclass), \
+                pg_stat_get_xact_tuples_returned('outbox_workspace_id_campaign_id_step_lead_id_key'::regclass), \
+                pg_stat_get_xact_tuples_returned('outbox_number_due_idx'::regclass)",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!((table_reads, other_key_reads), (0, 0), "the claim read no outbox row but through the due-rows index");
+    assert!(due_reads <= 10, "the claim read its rows off the due-rows index ({due_reads} entries)");
+    tx.commit().await.unwrap();
+    // Both claims ran on the one generic plan: none was planned for its values.
+    let (generic, custom): (i64, i64) = sqlx::query_as(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'WITH due AS%'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!((generic, custom), (2, 0));
 }
 
 /// A campaign message's status callback names its outbox row and attempt (`CallbackTarget`, from

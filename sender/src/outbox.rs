@@ -94,10 +94,24 @@ pub struct ClaimRound {
 /// every per-number claim then walked the whole workspace's queue (5–6 ms with 12k rows queued,
 /// growing with the queue and its dead index entries), which cost a 3 MPS number 60% of its
 /// capacity on 20-second runs (docs/benchmarks.md, "Pacing exactness").
+///
+/// The per-number claim (the engine's) runs on one generic plan per connection
+/// ([`CLAIM_PLANNING`]; the all-numbers claim, for tests, is planned at each execution): a
+/// custom plan for it took 2–3 ms to make — `judge_send` inlined, the claim's update, the
+/// round's insert — against ~3 ms to run a 50-row claim, and PostgreSQL never settles on the
+/// generic plan by itself (with `LIMIT $2` unknown, the generic plan's estimate is ten times the
+/// custom ones'). That plan must hold whatever the tables held when it was made: the due rows
+/// come off `outbox_number_due_idx` (the scope's columns, then `not_before`: the order asked
+/// for; with scans and sorts priced out while it is made, nothing else gives that order — on an
+/// analyzed four-row outbox the plan was a scan and a sort), the gate's probes are by key, and
+/// the update finds its rows by the `ctid` the locking scan returned (a TID scan: a join on
+/// `workspace_id, id` was planned, on an empty outbox, as a read of the workspace's rows
+/// through another unique index; a row the scan locked is not moved before the update reads
+/// it). `tests/outbox.rs`, `per_number_claims_keep_their_plan_as_the_queue_grows`.
 macro_rules! claim_sql {
     ($scope:literal) => {
         concat!("WITH due AS ( \
-   SELECT o.workspace_id, o.id, o.campaign_id, v.verdict \
+   SELECT o.ctid AS row_ctid, o.workspace_id, o.id, o.campaign_id, v.verdict \
    FROM outbox o \
    JOIN campaigns c ON c.workspace_id = o.workspace_id AND c.id = o.campaign_id AND c.status = 'running' \
    CROSS JOIN LATERAL judge_send(o.workspace_id, o.to_phone, o.to_key, o.from_number, \
@@ -126,7 +140,7 @@ macro_rules! claim_sql {
      claimed_by = CASE WHEN due.verdict IS NULL THEN $1 ELSE o.claimed_by END, \
      attempts = CASE WHEN due.verdict IS NULL THEN o.attempts + 1 ELSE o.attempts END, \
      updated_at = $3 \
-   FROM due WHERE o.workspace_id = due.workspace_id AND o.id = due.id \
+   FROM due WHERE o.ctid = due.row_ctid AND o.workspace_id = due.workspace_id AND o.id = due.id \
    RETURNING o.workspace_id, o.id, o.campaign_id, o.crusade_id, o.step, o.lead_id, o.to_phone, o.from_number, \
              o.account_id, o.body, o.segments, o.attempts, coalesce(o.claimed_at, $3) AS claimed_at, o.state, \
              o.skip_reason, due.verdict), \
@@ -136,6 +150,16 @@ macro_rules! claim_sql {
  SELECT * FROM judged")
     };
 }
+
+/// Set for the per-number claim statement alone, in its transaction: its generic plan (made at
+/// its first execution on a connection, and again after the tables' statistics change), made
+/// with table scans and sorts priced out (see `claim_sql!`). [`CLAIM_PLANNING_DONE`] puts back
+/// the session's settings for the rest of the transaction. One round trip each (simple
+/// protocol); not through `pg_settings`, whose view builds every setting: 1.9 ms a call.
+const CLAIM_PLANNING: &str = "SET LOCAL plan_cache_mode = force_generic_plan; \
+    SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off";
+const CLAIM_PLANNING_DONE: &str = "SET LOCAL plan_cache_mode TO DEFAULT; \
+    SET LOCAL enable_seqscan TO DEFAULT; SET LOCAL enable_sort TO DEFAULT";
 
 /// Claims due rows of every sending number.
 const CLAIM_ALL: &str = claim_sql!("TRUE");
@@ -151,7 +175,8 @@ struct Judged {
     verdict: Option<String>,
 }
 
-/// Claims up to `limit` due rows in `scope` for `worker`. `now` is passed in so tests can
+/// Claims up to `limit` due rows in `scope` for `worker`; a per-number claim in the transaction
+/// open on `conn` (its planner settings are local to it). `now` is passed in so tests can
 /// control the clock.
 pub async fn claim_round(
     conn: &mut PgConnection,
@@ -160,6 +185,10 @@ pub async fn claim_round(
     limit: i64,
     now: DateTime<Utc>,
 ) -> sqlx::Result<ClaimRound> {
+    let per_number = matches!(scope, Scope::Number { .. });
+    if per_number {
+        sqlx::raw_sql(CLAIM_PLANNING).execute(&mut *conn).await?;
+    }
     let query = match scope {
         Scope::All => sqlx::query_as(CLAIM_ALL).bind(worker).bind(limit).bind(now),
         Scope::Number { workspace, from_number } => {
@@ -167,6 +196,9 @@ pub async fn claim_round(
         }
     };
     let judged: Vec<Judged> = query.fetch_all(&mut *conn).await?;
+    if per_number {
+        sqlx::raw_sql(CLAIM_PLANNING_DONE).execute(&mut *conn).await?;
+    }
     let mut round = ClaimRound::default();
     let mut counts: std::collections::BTreeMap<(WorkspaceId, Uuid, String), i64> = Default::default();
     for j in judged {
