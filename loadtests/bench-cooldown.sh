@@ -5,11 +5,13 @@
 # the same run: p50/p99 of a bare primary-key probe on pair_history (the floor), of
 # `send_log::cooldown` and of `send_verdict(...)` for one recipient; and one query screening
 # SCREEN recipients through `send_verdict` over UNNEST arrays, with 0007's original function
-# beside the current one. Writes the figures into the "Cooldown gate" section of
-# docs/benchmarks.md. Stops by itself; the scratch database is dropped at the end.
+# beside the current one. Writes the figures into docs/benchmarks.md, section "Cooldown gate at
+# <rows> recipients" (one section per size: 10M, 100M). Stops by itself; the scratch database is
+# dropped at the end, unless KEEP=1. BENCH_DB=name uses (or makes) that database instead, reuses
+# the history an earlier run left in it, and keeps it (drop it yourself).
 #
 #   loadtests/bench-cooldown.sh [rows]     # default 10000000; PROBES=20000 SCREEN=100000
-# About 300 MB of history per million recipients: check `df -h /` before 100M.
+# About 200 MB of history per million recipients: check `df -h /` before 100M (~20 GB).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root="$PWD"
@@ -27,7 +29,14 @@ trap 'rm -f "$bin"' EXIT
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 db_args=()
 if [ -n "$KEEP" ]; then db_args+=(--keep); fi
-if [ -n "$BENCH_DB" ]; then db_args+=(--db "$BENCH_DB"); fi
+if [ -n "$BENCH_DB" ]; then
+  # The driver reuses a database given by name (a history kept by KEEP=1); a new name is made here.
+  [[ "$BENCH_DB" =~ ^[a-z_][a-z0-9_]*$ ]] || { echo "BENCH_DB must be a plain database name, not '$BENCH_DB'" >&2; exit 2; }
+  if [ -z "$(psql "${PG_URL_BASE:-postgres://postgres@127.0.0.1:5432}/postgres" -Atc "SELECT 1 FROM pg_database WHERE datname = '$BENCH_DB'")" ]; then
+    psql "${PG_URL_BASE:-postgres://postgres@127.0.0.1:5432}/postgres" -qc "CREATE DATABASE $BENCH_DB"
+  fi
+  db_args+=(--db "$BENCH_DB")
+fi
 out="$("$bin" "${db_args[@]}" cooldown --rows "$rows" --probes "$PROBES" --screen "$SCREEN" | tee /dev/stderr)"
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 probe() { sed -n "s/^RESULT probe=$1 .*p50_us=\([0-9]*\) p99_us=\([0-9]*\).*/\1 µs | \2 µs/p" <<<"$out"; }
@@ -36,10 +45,13 @@ verdicts="$(sed -n 's/^RESULT screen .*verdicts=\(.*\)/\1/p' <<<"$out" | tail -1
 generated="$(grep '^generated\|^reused' <<<"$out" | tail -1)"
 today="$(date -u +%Y-%m-%d)"
 command="loadtests/bench-cooldown.sh $rows"
+# One section per size ("Cooldown gate at 10M recipients", "... at 100M ..."): a run rewrites its own.
+if [ $((rows % 1000000)) -eq 0 ]; then size="$((rows / 1000000))M"; else size="$rows"; fi
+heading="Cooldown gate at $size recipients"
 if [ -n "$BENCH_DB" ]; then command="BENCH_DB=$BENCH_DB $command"; fi
 
 section="$(cat <<MD
-## Cooldown gate
+## $heading
 
 Single-recipient probes and one bulk screening against $rows recipients' history (one
 pair-history row each, send times spread over 120 days; 1% opted
@@ -78,14 +90,17 @@ Verdicts of the last screening: $verdicts
 MD
 )"
 doc=docs/benchmarks.md
-SECTION="$section" python3 - "$doc" <<'PY'
+SECTION="$section" HEADING="$heading" python3 - "$doc" <<'PY'
 import os, re, sys
 path = sys.argv[1]
 text = open(path).read()
 section = os.environ["SECTION"].rstrip() + "\n"
-pattern = re.compile(r"^## Cooldown gate\n.*?(?=^## |\Z)", re.S | re.M)
+pattern = re.compile(r"^## " + re.escape(os.environ["HEADING"]) + r"\n.*?(?=^## |\Z)", re.S | re.M)
+notes = "## Cooldown gate: what the figures say"
 if pattern.search(text):
     text = pattern.sub(lambda _: section + "\n", text).rstrip() + "\n"
+elif notes in text:  # a new size: beside the others, before what they say
+    text = text.replace(notes, section + "\n" + notes, 1)
 else:
     text = text.rstrip() + "\n\n" + section
 open(path, "w").write(text)
