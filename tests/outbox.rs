@@ -54,6 +54,16 @@ async fn campaign_with(pool: &PgPool, n: usize) -> (WorkspaceId, Uuid) {
     (ws, campaign)
 }
 
+/// A fresh database whose pool has one connection, and a running campaign of `n` queued rows: the
+/// plan tests below need every statement to run on the same session, where a prepared statement
+/// keeps the plan it made first.
+async fn one_connection_campaign(n: usize) -> (TestDb, PgPool, WorkspaceId, Uuid) {
+    let db = TestDb::fresh().await;
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&db.url).await.unwrap();
+    let (ws, campaign) = campaign_with(&pool, n).await;
+    (db, pool, ws, campaign)
+}
+
 /// Florida's 3 per 24 h in the claim: a recipient with four sends inside 24 hours, split over two
 /// of our numbers, is not claimed; its row stays queued and waits until fewer than three of those
 /// sends are inside the window: the third newest's 24th hour, not the oldest's.
@@ -329,9 +339,7 @@ async fn rows_read(conn: &mut sqlx::PgConnection, relation: &str) -> i64 {
 /// PostgreSQL counts. (Before, they scanned the table: 120k rows read for four probes.)
 #[tokio::test]
 async fn claim_checks_probe_by_primary_key_after_the_queue_grows() {
-    let db = TestDb::fresh().await;
-    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&db.url).await.unwrap();
-    let (ws, campaign) = campaign_with(&pool, 4).await;
+    let (_db, pool, ws, campaign) = one_connection_campaign(4).await;
     let mut conn = pool.acquire().await.unwrap();
     sqlx::query("SET plan_cache_mode = force_generic_plan").execute(&mut *conn).await.unwrap();
     sqlx::query("ANALYZE outbox").execute(&mut *conn).await.unwrap();
@@ -386,9 +394,7 @@ async fn claim_checks_probe_by_primary_key_after_the_queue_grows() {
 /// `(workspace_id, campaign_id, step, lead_id)` key.)
 #[tokio::test]
 async fn per_number_claims_keep_their_plan_as_the_queue_grows() {
-    let db = TestDb::fresh().await;
-    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&db.url).await.unwrap();
-    let (ws, campaign) = campaign_with(&pool, 4).await;
+    let (_db, pool, ws, campaign) = one_connection_campaign(4).await;
     let mut conn = pool.acquire().await.unwrap();
     sqlx::query("ANALYZE outbox").execute(&mut *conn).await.unwrap();
     let number = |from_number| Scope::Number { workspace: ws, from_number };
@@ -427,9 +433,7 @@ async fn per_number_claims_keep_their_plan_as_the_queue_grows() {
 /// kept: two scans, 40,006 rows read for one callback.)
 #[tokio::test]
 async fn status_callbacks_find_outbox_rows_by_key_after_the_outbox_grows() {
-    let db = TestDb::fresh().await;
-    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&db.url).await.unwrap();
-    let (ws, campaign) = campaign_with(&pool, 1).await;
+    let (_db, pool, ws, campaign) = one_connection_campaign(1).await;
     let mut conn = pool.acquire().await.unwrap();
     sqlx::query("SET plan_cache_mode = force_generic_plan").execute(&mut *conn).await.unwrap();
     sqlx::query("UPDATE outbox SET state = 'sent', sid = 'SM' || lpad(id::text, 32, '0')")
