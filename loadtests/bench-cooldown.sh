@@ -56,7 +56,7 @@ section="$(cat <<MD
 Single-recipient probes and one bulk screening against $rows recipients' history (one
 pair-history row each, send times spread over 120 days; 1% opted
 out, 0.5% undeliverable, 1,000 DNC phones and 100 DNC ranges), generated in SQL. Probes: $PROBES
-random recipients per kind on one connection, the first 10% discarded as warm-up. Screening:
+random recipients per kind (each kind its own) on one connection, the first 10% discarded as warm-up. Screening:
 $SCREEN recipients in one statement, each form twice, alternating, all at one moment (the
 verdict counts must agree or the run fails), the recipients in phone order (the generator's, so
 history pages are read in order) and shuffled (the preview's order: leads by id). The floor,

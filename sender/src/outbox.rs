@@ -132,7 +132,7 @@ macro_rules! claim_sql {
          coalesce(window_next_open($3, o.time_zone, o.window_days, o.window_start, o.window_end), $3 + interval '1 day') \
        WHEN due.verdict = 'daily_limit' THEN \
          coalesce((SELECT t + interval '24 hours' FROM pair_history p, unnest(p.recent_sends) t \
-                   WHERE p.workspace_id = o.workspace_id AND p.their_number = o.to_phone \
+                   WHERE p.workspace_id = o.workspace_id AND p.their_key = o.to_key \
                      AND t > $3 - interval '24 hours' \
                    ORDER BY t DESC OFFSET greatest(o.max_per_24h - 1, 0) LIMIT 1), $3 + interval '1 hour') \
        ELSE o.not_before END, \

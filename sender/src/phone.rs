@@ -51,6 +51,13 @@ impl E164 {
     }
 }
 
+/// The digits of a phone as an integer, 0 when there are none: how the outbox (`to_key`) and the
+/// pair history (`their_key`, the lead of its primary key) key a phone. One-to-one on E.164,
+/// which has no leading zero.
+pub fn key_of(phone: &str) -> i64 {
+    phone.trim_start_matches('+').parse().unwrap_or(0)
+}
+
 impl fmt::Display for E164 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

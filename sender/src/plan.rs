@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::campaigns::{self, Campaign};
 use crate::leads::{Lead, LineType};
+pub use crate::phone::key_of;
 use crate::templates::Template;
 use crate::twilio::segments::{self, Encoding};
 use crate::windows::LocalWindow;
@@ -149,13 +150,15 @@ impl History {
         pool: &[PoolNumber],
     ) -> sqlx::Result<Self> {
         let ours: Vec<&str> = pool.iter().map(|n| n.e164.as_str()).collect();
+        // The pair key leads with the phone as a number; the text is checked beside it.
+        let keys: Vec<i64> = phones.iter().map(|p| key_of(p)).collect();
         let sticky: Vec<(String, String)> = sqlx::query_as(
             "SELECT DISTINCT ON (their) their, ours FROM ( \
                SELECT their_number AS their, our_number AS ours, 0 AS rank, last_message_at AS at FROM conversations \
                WHERE workspace_id = $1 AND their_number = ANY($2) AND our_number = ANY($3) \
                UNION ALL \
                SELECT their_number, our_number, 1, last_sent_at FROM pair_history \
-               WHERE workspace_id = $1 AND their_number = ANY($2) AND our_number = ANY($3) \
+               WHERE workspace_id = $1 AND their_key = ANY($4) AND our_number = ANY($3) AND their_number = ANY($2) \
                UNION ALL \
                SELECT to_phone, from_number, 2, updated_at FROM outbox \
                WHERE workspace_id = $1 AND to_phone = ANY($2) AND from_number = ANY($3) AND state = 'queued') s \
@@ -164,13 +167,16 @@ impl History {
         .bind(ws)
         .bind(phones)
         .bind(&ours)
+        .bind(&keys)
         .fetch_all(&mut *conn)
         .await?;
         let texted: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT their_number FROM pair_history WHERE workspace_id = $1 AND their_number = ANY($2)",
+            "SELECT DISTINCT their_number FROM pair_history \
+             WHERE workspace_id = $1 AND their_key = ANY($3) AND their_number = ANY($2)",
         )
         .bind(ws)
         .bind(phones)
+        .bind(&keys)
         .fetch_all(&mut *conn)
         .await?;
         Ok(Self { sticky: sticky.into_iter().collect(), texted: texted.into_iter().collect() })
@@ -400,11 +406,6 @@ struct Columns {
     window_start: Vec<NaiveTime>,
     window_end: Vec<NaiveTime>,
     max_per_24h: Vec<Option<i16>>,
-}
-
-/// The digits of a phone as an integer (the outbox's `to_key`), 0 when there are none.
-pub fn key_of(phone: &str) -> i64 {
-    phone.trim_start_matches('+').parse().unwrap_or(0)
 }
 
 impl Columns {

@@ -223,7 +223,7 @@ async fn upsert_pair_history(tx: &mut PgConnection, attempts: &[(WorkspaceId, At
          SELECT ws, their, our, t1, sends, array_remove(ARRAY[t1, t2, t3], NULL) \
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[], \
                      $7::int[]) AS p(ws, their, our, t1, t2, t3, sends) \
-         ON CONFLICT (workspace_id, their_number, our_number) DO UPDATE SET \
+         ON CONFLICT (workspace_id, their_key, our_number) DO UPDATE SET \
            last_sent_at = GREATEST(pair_history.last_sent_at, EXCLUDED.last_sent_at), \
            sends = pair_history.sends + EXCLUDED.sends, \
            recent_sends = (SELECT array_agg(t ORDER BY t DESC) FROM (SELECT t FROM unnest(pair_history.recent_sends \
@@ -334,10 +334,10 @@ pub async fn cooldown(
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<Cooldown>> {
     let pairs: Vec<(String, DateTime<Utc>, Vec<DateTime<Utc>>)> = sqlx::query_as(
-        "SELECT our_number, last_sent_at, recent_sends FROM pair_history WHERE workspace_id = $1 AND their_number = $2",
+        "SELECT our_number, last_sent_at, recent_sends FROM pair_history WHERE workspace_id = $1 AND their_key = $2",
     )
     .bind(workspace)
-    .bind(to.as_str())
+    .bind(crate::phone::key_of(to.as_str()))
     .fetch_all(conn)
     .await?;
     let pair_last = pairs.iter().find(|(our, _, _)| our == from.as_str()).map(|(_, last, _)| *last);

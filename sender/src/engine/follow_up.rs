@@ -259,11 +259,12 @@ pub async fn on_reply(tx: &mut PgConnection, workspace: WorkspaceId, phone: &str
                              WHERE s.workspace_id = p.workspace_id AND s.attempted_at = t.at \
                                AND s.to_phone = p.their_number AND s.from_number = p.our_number \
                                AND s.state <> 'failed' LIMIT 1) s \
-         WHERE p.workspace_id = $1 AND p.their_number = $2 \
+         WHERE p.workspace_id = $1 AND p.their_key = $3 AND p.their_number = $2 \
          ORDER BY t.at DESC LIMIT 1",
     )
     .bind(workspace)
     .bind(phone)
+    .bind(crate::phone::key_of(phone))
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(Some(campaign)) = last {

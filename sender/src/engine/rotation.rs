@@ -38,7 +38,7 @@ pub(super) async fn reroute_tripped(shared: &Shared, conn: &mut PgConnection) ->
              AND NOT EXISTS (SELECT 1 FROM pair_history p CROSS JOIN LATERAL unnest(p.recent_sends) AS t(at) \
                              JOIN send_log s ON s.workspace_id = p.workspace_id AND s.attempted_at = t.at \
                                AND s.to_phone = p.their_number AND s.from_number = p.our_number \
-                             WHERE p.workspace_id = o.workspace_id AND p.their_number = o.to_phone \
+                             WHERE p.workspace_id = o.workspace_id AND p.their_key = o.to_key \
                                AND p.our_number = o.from_number AND s.state <> 'failed') \
              AND NOT EXISTS (SELECT 1 FROM conversations v WHERE v.workspace_id = o.workspace_id \
                              AND v.their_number = o.to_phone AND v.our_number = o.from_number) \
