@@ -150,7 +150,10 @@ impl History {
         pool: &[PoolNumber],
     ) -> sqlx::Result<Self> {
         let ours: Vec<&str> = pool.iter().map(|n| n.e164.as_str()).collect();
-        // The pair key leads with the phone as a number; the text is checked beside it.
+        // The pair key leads with the phone as a number. No text check beside it: the answers are
+        // keyed by the pair's own `their_number`, so a phone written another way with the same
+        // digits finds nothing, as by text (and a check against the whole batch, 5,000 phones, for
+        // every row found would cost more than the lookup).
         let keys: Vec<i64> = phones.iter().map(|p| key_of(p)).collect();
         let sticky: Vec<(String, String)> = sqlx::query_as(
             "SELECT DISTINCT ON (their) their, ours FROM ( \
@@ -158,7 +161,7 @@ impl History {
                WHERE workspace_id = $1 AND their_number = ANY($2) AND our_number = ANY($3) \
                UNION ALL \
                SELECT their_number, our_number, 1, last_sent_at FROM pair_history \
-               WHERE workspace_id = $1 AND their_key = ANY($4) AND our_number = ANY($3) AND their_number = ANY($2) \
+               WHERE workspace_id = $1 AND their_key = ANY($4) AND our_number = ANY($3) \
                UNION ALL \
                SELECT to_phone, from_number, 2, updated_at FROM outbox \
                WHERE workspace_id = $1 AND to_phone = ANY($2) AND from_number = ANY($3) AND state = 'queued') s \
@@ -171,11 +174,9 @@ impl History {
         .fetch_all(&mut *conn)
         .await?;
         let texted: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT their_number FROM pair_history \
-             WHERE workspace_id = $1 AND their_key = ANY($3) AND their_number = ANY($2)",
+            "SELECT DISTINCT their_number FROM pair_history WHERE workspace_id = $1 AND their_key = ANY($2)",
         )
         .bind(ws)
-        .bind(phones)
         .bind(&keys)
         .fetch_all(&mut *conn)
         .await?;
